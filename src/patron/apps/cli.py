@@ -1,0 +1,320 @@
+"""The ``patron`` command line. It owns the terminal: tables, progress bars, errors.
+
+User errors (:class:`~patron.errors.PatronError`) print one red line and a hint and exit
+with status 2; a traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from patron.config import CONFIG_FILE, DEFAULT_TOML, Settings
+from patron.errors import PatronError, SourceError
+
+app = typer.Typer(
+    name="patron",
+    help="Customer analytics: ingest, clean, features, segments, churn, CLV.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+lake_app = typer.Typer(help="Inspect and maintain the Parquet lake.", no_args_is_help=True)
+app.add_typer(lake_app, name="lake")
+
+console = Console()
+err_console = Console(stderr=True)
+_state: dict[str, object] = {"debug": False, "config": None}
+
+
+@app.callback()
+def _main(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="patron.toml to use")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False,
+) -> None:
+    _state["debug"] = debug
+    _state["config"] = config
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def settings() -> Settings:
+    return Settings.load(_state["config"])  # type: ignore[arg-type]
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+# -- init ----------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="project folder")] = Path("."),
+    force: Annotated[bool, typer.Option(help="overwrite an existing patron.toml")] = False,
+) -> None:
+    """Write a commented patron.toml and an empty lake."""
+    from patron.lake import Lake
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / CONFIG_FILE
+    if path.exists() and not force:
+        console.print(f"{path} exists; kept it (use --force to overwrite)")
+    else:
+        path.write_text(DEFAULT_TOML, encoding="utf-8")
+        console.print(f"wrote {path}")
+    cfg = Settings.load(path)
+    Lake.from_settings(cfg).init()
+    console.print(f"lake ready at {cfg.lake_path}")
+
+
+# -- synth ---------------------------------------------------------------------------
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Argument(help="folder to write the files into")] = Path("data"),
+    customers: Annotated[int, typer.Option(min=1, help="number of customers")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    dirt: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of dirty rows")] = 0.0,
+    start: Annotated[str, typer.Option(help="first day of history")] = "2023-10-01",
+    end: Annotated[str, typer.Option(help="last day of history")] = "2026-09-30",
+    orders_format: Annotated[
+        str, typer.Option(help="mixed (Parquet + store CSV), csv or parquet")
+    ] = "mixed",
+) -> None:
+    """Generate realistic multi-source customer data with known ground truth."""
+    from patron.synth import generate
+
+    with progress_bar() as bar:
+        task = bar.add_task("synthesising customers", total=customers)
+        result = generate(
+            out,
+            customers=customers,
+            seed=seed,
+            dirt=dirt,
+            start=start,
+            end=end,
+            orders_format=orders_format,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    table = Table(title=f"synthetic data in {result.out_dir}")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for kind, n in result.rows.items():
+        table.add_row(kind, f"{n:,}")
+    console.print(table)
+    console.print(f"{result.seconds:.1f} s")
+
+
+# -- ingest --------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[Path], typer.Argument(help="files or folders to ingest")],
+    kind: Annotated[
+        str | None, typer.Option(help="customers|orders|sessions|support_tickets|social_posts|marketing")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="mapping preset: patron, uci-retail or generic")
+    ] = None,
+    mapping: Annotated[Path | None, typer.Option(help="mapping file (TOML or JSON)")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding, or auto")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel worksheet")] = None,
+) -> None:
+    """Ingest files into the lake: every row accepted or quarantined with a reason."""
+    from patron.lake import Lake
+
+    cfg = settings()
+    lake = Lake.from_settings(cfg)
+    results = ingest_paths(
+        lake, cfg, sources, kind=kind, preset=preset, mapping=mapping, encoding=encoding,
+        sheet=sheet,
+    )
+    print_accounting(results)
+
+
+def ingest_paths(lake, cfg: Settings, sources: list[Path], **options) -> list:
+    """Ingest files and folders with a progress bar; returns the IngestResults."""
+    from patron.ingest import discover, ingest_file, kind_for
+
+    kind = options.pop("kind", None)
+    encoding = options.pop("encoding", None) or cfg.ingest.encoding
+    jobs: list[tuple[Path, str | None]] = []
+    for source in sources:
+        if source.is_dir():
+            found, unknown = discover(source)
+            jobs += [(p, kind or k) for p, k in found]
+            for path in unknown:
+                console.print(f"[yellow]skipped {path}: its name does not say which table it holds")
+        elif source.exists():
+            jobs.append((source, kind_for(source, kind)))
+        else:
+            raise SourceError(f"{source}: no such file or folder")
+    results = []
+    with progress_bar() as bar:
+        task = bar.add_task("ingesting", total=len(jobs))
+        for path, job_kind in jobs:
+            bar.update(task, description=f"ingesting {path.name}")
+            results.append(
+                ingest_file(
+                    lake,
+                    path,
+                    job_kind,
+                    encoding=encoding,
+                    default_currency=cfg.ingest.default_currency,
+                    max_future_skew_hours=cfg.ingest.max_future_skew_hours,
+                    partition_by_region=cfg.lake.partition_by_region,
+                    memory_limit=cfg.engine.memory_limit,
+                    threads=cfg.engine.threads,
+                    **options,
+                )
+            )
+            bar.advance(task)
+    return results
+
+
+def print_accounting(results: list) -> None:
+    table = Table(title="ingest accounting (read = accepted + quarantined)")
+    for col in ("source", "kind", "read", "accepted", "anonymous", "quarantined", "top reasons", ""):
+        table.add_column(col, justify="right" if col in ("read", "accepted", "anonymous",
+                                                         "quarantined") else "left")
+    for r in results:
+        reasons = ", ".join(f"{rule} {n:,}" for rule, n in list(r.quarantined_by_rule.items())[:3])
+        note = "already ingested: no change" if r.skipped else f"batch {r.batch_id}"
+        table.add_row(Path(r.source).name, r.kind, f"{r.rows_read:,}", f"{r.accepted:,}",
+                      f"{r.anonymous:,}", f"{r.quarantined:,}", reasons, note)
+    total = [sum(getattr(r, k) for r in results if not r.skipped)
+             for k in ("rows_read", "accepted", "anonymous", "quarantined")]
+    table.add_row("[bold]total (new)", "", *(f"[bold]{n:,}" for n in total), "", "")
+    console.print(table)
+    for r in results:
+        if r.guessed:
+            guessed = ", ".join(f"{k} ← {v}" for k, v in r.guessed.items())
+            console.print(f"[cyan]{Path(r.source).name}: guessed columns: {guessed}")
+
+
+# -- lake ----------------------------------------------------------------------------
+
+
+@lake_app.command("status")
+def lake_status() -> None:
+    """Layers, tables, partitions, rows, bytes and last batches."""
+    from patron.lake import Lake
+
+    lake = Lake.from_settings(settings())
+    print_lake_status(lake)
+
+
+def print_lake_status(lake) -> None:
+    rows = lake.status()
+    table = Table(title=f"lake {lake.root}")
+    for col in ("layer", "table", "partitions", "files", "rows", "MB", "archived files",
+                "last batch", "last commit"):
+        table.add_column(col, justify="right" if col in ("partitions", "files", "rows", "MB",
+                                                         "archived files") else "left")
+    for s in rows:
+        table.add_row(s.layer, s.table, str(s.partitions), str(s.files), f"{s.rows:,}",
+                      f"{s.bytes / 1e6:.1f}", str(s.archived_files), s.last_batch or "",
+                      (s.last_commit or "")[:19])
+    if not rows:
+        table.add_row("(empty)", "", "", "", "", "", "", "", "")
+    console.print(table)
+
+
+@lake_app.command("archive")
+def lake_archive(
+    older_than: Annotated[str, typer.Option(help="age such as 24M or 2Y")] = "24M",
+) -> None:
+    """Move partitions older than the given age to the cold tier (still queryable)."""
+    from patron.lake import Lake, archive, parse_age
+
+    lake = Lake.from_settings(settings())
+    result = archive(lake, parse_age(older_than))
+    console.print(
+        f"archived {result.files} file(s) in {result.partitions} partition(s), "
+        f"{result.bytes / 1e6:.1f} MB → {result.destination}"
+    )
+
+
+@lake_app.command("compact")
+def lake_compact(
+    layer: Annotated[str, typer.Option(help="layer to compact")] = "raw",
+    table: Annotated[str | None, typer.Option(help="table (default: all of the layer)")] = None,
+) -> None:
+    """Merge small files of each partition into one."""
+    from patron.lake import Lake, compact
+
+    cfg = settings()
+    lake = Lake.from_settings(cfg)
+    for name in [table] if table else lake.tables(layer):
+        result = compact(lake, layer, name, below_mb=cfg.lake.compact_below_mb)
+        console.print(
+            f"{layer}/{name}: {result.files_before} → {result.files_after} file(s) "
+            f"in {result.partitions} partition(s) merged"
+        )
+
+
+@lake_app.command("recover")
+def lake_recover() -> None:
+    """Remove files an interrupted write left behind (they were never visible)."""
+    from patron.lake import Lake
+
+    removed = Lake.from_settings(settings()).catalog.recover()
+    console.print(f"removed {removed} uncommitted file(s)")
+
+
+# -- demo ----------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="folder for data and lake")] = Path(
+        "demo"
+    ),
+    customers: Annotated[int, typer.Option(min=100, help="synthetic customers")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    dirt: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of dirty rows")] = 0.02,
+) -> None:
+    """Run the whole pipeline end to end on synthetic data."""
+    from patron.apps.demo import run_demo
+
+    run_demo(directory, customers=customers, seed=seed, dirt=dirt, console=console)
+
+
+def main() -> None:
+    """Console-script entry point: user errors as one red line, tracebacks with --debug."""
+    try:
+        app()
+    except PatronError as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console.print(f"[dim]hint: {exc.hint}[/]", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+"""Ingest one source into the lake with full row accounting.
+
+Every row read ends in exactly one place: the ``raw`` layer (typed, as received) or the
+``quarantine`` layer (original values as JSON, source, row number, rule and reason). The
+accounting — read, accepted, anonymous, quarantined by rule — is stored with the batch in
+the lake's log, and ``read == accepted + quarantined`` holds by construction and is
+checked before commit. A batch id is derived from the content hash, the table kind and the
+mapping, so ingesting the same content again is a no-op that says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from patron.errors import PatronError, SchemaError
+from patron.ingest.files import SourceRelation, csv_rejects, open_source
+from patron.ingest.mapping import Mapping, missing_required, resolve_mapping
+from patron.ingest.validate import canonical_sql
+from patron.lake import Lake, Transaction, batch_id_for, file_sha256
+from patron.schema import table_spec
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_COLUMNS = ("_source", "_source_row", "_rule", "_reason", "_original", "_batch_id",
+                      "_ingested_at")
+
+
+@dataclass
+class IngestResult:
+    """What one ingest did: the accounting table the CLI prints."""
+
+    source: str
+    kind: str
+    batch_id: str
+    content_sha256: str
+    mapping: str
+    rows_read: int = 0
+    accepted: int = 0
+    anonymous: int = 0
+    quarantined: int = 0
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    guessed: dict[str, str] = field(default_factory=dict)
+    skipped: bool = False
+    previously_committed_at: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.accepted + self.quarantined
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def ingest_file(
+    lake: Lake,
+    path: str | Path,
+    kind: str | None = None,
+    *,
+    preset: str | None = None,
+    mapping: Mapping | None = None,
+    mapping_file: str | Path | None = None,
+    encoding: str = "utf-8",
+    default_currency: str = "USD",
+    max_future_skew_hours: float = 24.0,
+    partition_by_region: bool = False,
+    sheet: str | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> IngestResult:
+    """Ingest a CSV/TSV, Parquet, JSON(L) or Excel file as canonical ``kind`` rows."""
+    started = time.perf_counter()
+    path = Path(path).expanduser().resolve()
+    con = _connect(memory_limit, threads)
+    source: SourceRelation | None = None
+    try:
+        source = open_source(
+            con,
+            path,
+            encoding=(mapping.encoding if mapping and mapping.encoding else encoding),
+            delimiter=mapping.delimiter if mapping else None,
+            quote=mapping.quote if mapping else None,
+            header=mapping.header if mapping else True,
+            sheet=sheet,
+        )
+        if mapping is None:
+            mapping = resolve_mapping(kind, source.columns, preset=preset, mapping_file=mapping_file)
+        kind = mapping.kind
+        spec = table_spec(kind)
+        _check_columns(mapping, source, path)
+
+        content = file_sha256(path)
+        batch_id = batch_id_for("ingest", kind, content, mapping.signature())
+        result = IngestResult(
+            source=str(path),
+            kind=kind,
+            batch_id=batch_id,
+            content_sha256=content,
+            mapping=mapping.name,
+            guessed=dict(mapping.guessed),
+        )
+        previous = lake.find_batch(batch_id)
+        if previous is not None:
+            result.skipped = True
+            result.previously_committed_at = previous.committed_at
+            for key in ("rows_read", "accepted", "anonymous", "quarantined"):
+                setattr(result, key, previous.meta.get(key, 0))
+            result.quarantined_by_rule = dict(previous.meta.get("quarantined_by_rule", {}))
+            result.seconds = time.perf_counter() - started
+            log.info("%s: already ingested as batch %s", path, batch_id)
+            return result
+
+        ingested_at = datetime.now(UTC).replace(tzinfo=None)
+        query = canonical_sql(
+            spec,
+            mapping,
+            source.relation,
+            source_types=source.types,
+            source_columns=source.columns,
+            batch_id=batch_id,
+            source_name=str(path),
+            ingested_at=ingested_at,
+            default_currency=default_currency,
+            max_future_skew=timedelta(hours=max_future_skew_hours),
+        )
+        partitions = ["_layer"]
+        if spec.partition_by_month:
+            partitions.append("month")
+        if partition_by_region and "region" in spec:
+            partitions.append("region")
+
+        with lake.transaction(batch_id, f"ingest {kind}") as tx:
+            staged = tx.staging / "out"
+            staged.mkdir(parents=True)
+            try:
+                con.execute(
+                    f"COPY ({query.sql}) TO '{staged.as_posix()}' (FORMAT parquet, "
+                    f"COMPRESSION zstd, PARTITION_BY ({', '.join(partitions)}), "
+                    "FILENAME_PATTERN 'data_{i}')"
+                )
+            except duckdb.Error as exc:
+                raise PatronError(
+                    f"{path}: reading failed: {str(exc).strip().splitlines()[0]}"
+                ) from None
+            rejects = csv_rejects(con, source, encoding)
+            _account(con, result, staged, rejects, spec.name)
+            if not result.balanced:  # pragma: no cover - a bug, never a data problem
+                raise PatronError(
+                    f"{path}: accounting does not balance: read {result.rows_read}, accepted "
+                    f"{result.accepted}, quarantined {result.quarantined}"
+                )
+            raw_dir = staged / "_layer=raw"
+            if raw_dir.exists():
+                lake.stage_partitioned(tx, "raw", kind, raw_dir)
+            _stage_quarantine(con, tx, lake, kind, staged, rejects, source, result)
+            tx.meta.update(
+                {k: v for k, v in result.to_dict().items() if k not in ("skipped", "seconds")}
+            )
+            tx.meta["ingested_at"] = ingested_at.isoformat()
+            tx.meta["format"] = source.format
+            tx.meta["mapping_detail"] = mapping.describe()
+        result.seconds = time.perf_counter() - started
+        return result
+    finally:
+        if source is not None:
+            source.close()
+        con.close()
+
+
+def _check_columns(mapping: Mapping, source: SourceRelation, path: Path) -> None:
+    missing = missing_required(mapping, mapping.kind)
+    absent = [
+        f"{canonical} ← {cm.source}"
+        for canonical, cm in mapping.columns.items()
+        if cm.source is not None and cm.source not in source.columns
+    ]
+    if missing or absent:
+        parts = []
+        if missing:
+            parts.append(f"no source column for required {mapping.kind} column(s) {missing}")
+        if absent:
+            parts.append(f"mapped source column(s) not in the file: {absent}")
+        raise SchemaError(
+            f"{path}: " + "; ".join(parts)
+            + f". File columns: {source.columns}. Mapping used: {mapping.describe()}",
+            hint="pass --preset generic, --preset uci-retail or --mapping FILE.toml",
+        )
+
+
+def _account(
+    con: duckdb.DuckDBPyConnection,
+    result: IngestResult,
+    staged: Path,
+    rejects: list[tuple[int, str, str, str]],
+    kind: str,
+) -> None:
+    files = sorted(str(p) for p in staged.rglob("*.parquet"))
+    by_rule: dict[str, int] = {}
+    accepted = anonymous = 0
+    if files:
+        listing = ", ".join(f"'{f}'" for f in files)
+        anon = "customer_id IS NULL" if kind in ("orders", "sessions", "social_posts") else "FALSE"
+        rows = con.sql(
+            f"SELECT _layer, _rule, count(*), count(*) FILTER (WHERE {anon}) "
+            f"FROM read_parquet([{listing}], hive_partitioning = true) GROUP BY ALL"
+        ).fetchall()
+        for layer, rule, n, n_anon in rows:
+            if layer == "raw":
+                accepted += n
+                anonymous += n_anon
+            else:
+                by_rule[rule] = by_rule.get(rule, 0) + n
+    for _, rule, _, _ in rejects:
+        by_rule[rule] = by_rule.get(rule, 0) + 1
+    result.accepted = accepted
+    result.anonymous = anonymous
+    result.quarantined = sum(by_rule.values())
+    result.quarantined_by_rule = dict(sorted(by_rule.items(), key=lambda kv: -kv[1]))
+    result.rows_read = result.accepted + result.quarantined
+
+
+def _stage_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    tx: Transaction,
+    lake: Lake,
+    kind: str,
+    staged: Path,
+    rejects: list[tuple[int, str, str, str]],
+    source: SourceRelation,
+    result: IngestResult,
+) -> None:
+    """Write the quarantined rows of a batch as one file with their physical row numbers."""
+    q_dir = staged / "_layer=quarantine"
+    files = sorted(str(p) for p in q_dir.rglob("*.parquet")) if q_dir.exists() else []
+    columns = ", ".join(QUARANTINE_COLUMNS)
+    tables = []
+    if files:
+        listing = ", ".join(f"'{f}'" for f in files)
+        tables.append(
+            con.sql(
+                f"SELECT {columns} FROM read_parquet([{listing}], hive_partitioning = false) "
+                "ORDER BY _source_row"
+            ).to_arrow_table()
+        )
+    if not tables and not rejects:
+        return
+    quarantine = pa.concat_tables(tables) if tables else None
+    if quarantine is not None:
+        quarantine = quarantine.cast(_QUARANTINE_SCHEMA) if quarantine.num_rows else quarantine
+    if quarantine is not None and source.rejects_table is not None:
+        quarantine = _physical_rows(quarantine, [line for line, *_ in rejects], source.header_lines)
+    if rejects:
+        import json
+
+        now = datetime.now(UTC).replace(tzinfo=None)
+        extra = pa.table(
+            {
+                "_source": [str(source.path)] * len(rejects),
+                "_source_row": [line for line, *_ in rejects],
+                "_rule": [rule for _, rule, _, _ in rejects],
+                "_reason": [reason for _, _, reason, _ in rejects],
+                "_original": [json.dumps({"line": raw}) for *_, raw in rejects],
+                "_batch_id": [result.batch_id] * len(rejects),
+                "_ingested_at": [now] * len(rejects),
+            },
+            schema=_QUARANTINE_SCHEMA,
+        )
+        quarantine = extra if quarantine is None else pa.concat_tables([quarantine, extra])
+    out = tx.staging / "quarantine.parquet"
+    pq.write_table(quarantine, out, compression="zstd")
+    tx.add_file(lake.key("quarantine", kind), out,
+                f"quarantine/{kind}/part-{tx.batch_id}-00000.parquet")
+
+
+_QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("_source", pa.string()),
+        ("_source_row", pa.int64()),
+        ("_rule", pa.string()),
+        ("_reason", pa.string()),
+        ("_original", pa.string()),
+        ("_batch_id", pa.string()),
+        ("_ingested_at", pa.timestamp("us")),
+    ]
+)
+
+
+def _physical_rows(table: pa.Table, reject_lines: list[int], header_lines: int) -> pa.Table:
+    """Turn CSV record numbers into line numbers, skipping the lines DuckDB rejected.
+
+    The k-th parsed record sits at line ``header + k + #{j : L_j - header - j < k}`` where
+    ``L_1 < L_2 < …`` are the rejected lines (1-based j).
+    """
+    if not reject_lines:
+        return table
+    import numpy as np
+
+    lines = np.sort(np.asarray(reject_lines, dtype=np.int64))
+    thresholds = lines - header_lines - np.arange(1, len(lines) + 1)
+    records = table.column("_source_row").to_numpy(zero_copy_only=False) - header_lines
+    # records are k + header already; undo the header to get k, then recount
+    skipped = np.searchsorted(thresholds, records, side="left")
+    physical = header_lines + records + skipped
+    idx = table.schema.get_field_index("_source_row")
+    return table.set_column(idx, "_source_row", pa.array(physical, pa.int64()))
