@@ -303,6 +303,17 @@ def demo(
     run_demo(directory, customers=customers, seed=seed, dirt=dirt, console=console)
 
 
+def _register_stage_commands() -> None:
+    from patron.apps.commands import stage_modules
+
+    for module in stage_modules():
+        if hasattr(module, "register"):
+            module.register(app)
+
+
+_register_stage_commands()
+
+
 def main() -> None:
     """Console-script entry point: user errors as one red line, tracebacks with --debug."""
     try:

@@ -8,12 +8,33 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 
 from patron.config import CONFIG_FILE, DEFAULT_TOML, Settings
 from patron.lake import Lake
+
+
+@dataclass
+class DemoContext:
+    """What every demo step gets: where things are, and the date the data ends."""
+
+    directory: Path
+    data: Path
+    settings: Settings
+    lake: Lake
+    console: Console
+    as_of: date
+    customers: int
+    seed: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+#: the synthetic history ends the day before this date; features and scores are as of it
+DEMO_AS_OF = date(2026, 10, 1)
 
 
 def run_demo(
@@ -63,7 +84,30 @@ def run_demo(
     print_accounting(results)
     timings["ingest"] = time.perf_counter() - started
 
-    console.rule("[bold]3. lake")
+    from patron.apps.commands import stage_modules
+
+    ctx = DemoContext(
+        directory=directory,
+        data=data,
+        settings=settings,
+        lake=lake,
+        console=console,
+        as_of=DEMO_AS_OF,
+        customers=customers,
+        seed=seed,
+        timings=timings,
+    )
+    steps = sorted(
+        (step for module in stage_modules() for step in getattr(module, "DEMO_STEPS", [])),
+        key=lambda step: step[0],
+    )
+    for number, (_, title, function) in enumerate(steps, start=3):
+        console.rule(f"[bold]{number}. {title}")
+        started = time.perf_counter()
+        function(ctx)
+        timings[title] = time.perf_counter() - started
+
+    console.rule("[bold]lake")
     print_lake_status(lake)
 
     console.rule("[bold]done")
