@@ -196,20 +196,27 @@ def ingest_paths(lake, cfg: Settings, sources: list[Path], **options) -> list:
 
 
 def print_accounting(results: list) -> None:
-    table = Table(title="ingest accounting (read = accepted + quarantined)")
-    for col in ("source", "kind", "read", "accepted", "anonymous", "quarantined", "top reasons", ""):
-        table.add_column(col, justify="right" if col in ("read", "accepted", "anonymous",
-                                                         "quarantined") else "left")
+    table = Table(title="ingest accounting: read = accepted + quarantined")
+    table.add_column("source", overflow="fold")
+    table.add_column("kind")
+    for col in ("read", "accepted", "anonymous", "quarantined"):
+        table.add_column(col, justify="right")
     for r in results:
-        reasons = ", ".join(f"{rule} {n:,}" for rule, n in list(r.quarantined_by_rule.items())[:3])
-        note = "already ingested: no change" if r.skipped else f"batch {r.batch_id}"
-        table.add_row(Path(r.source).name, r.kind, f"{r.rows_read:,}", f"{r.accepted:,}",
-                      f"{r.anonymous:,}", f"{r.quarantined:,}", reasons, note)
-    total = [sum(getattr(r, k) for r in results if not r.skipped)
+        name = Path(r.source).name + (" (no change)" if r.skipped else "")
+        table.add_row(name, r.kind, f"{r.rows_read:,}", f"{r.accepted:,}", f"{r.anonymous:,}",
+                      f"{r.quarantined:,}")
+    fresh = [r for r in results if not r.skipped]
+    total = [sum(getattr(r, k) for r in fresh)
              for k in ("rows_read", "accepted", "anonymous", "quarantined")]
-    table.add_row("[bold]total (new)", "", *(f"[bold]{n:,}" for n in total), "", "")
+    table.add_row("[bold]total (new)", "", *(f"[bold]{n:,}" for n in total))
     console.print(table)
     for r in results:
+        if r.skipped:
+            console.print(f"{Path(r.source).name}: already ingested (batch {r.batch_id}, "
+                          f"{(r.previously_committed_at or '')[:19]}): no change")
+        if r.quarantined_by_rule:
+            reasons = ", ".join(f"{rule} {n:,}" for rule, n in r.quarantined_by_rule.items())
+            console.print(f"[yellow]{Path(r.source).name} quarantined:[/] {reasons}")
         if r.guessed:
             guessed = ", ".join(f"{k} ← {v}" for k, v in r.guessed.items())
             console.print(f"[cyan]{Path(r.source).name}: guessed columns: {guessed}")
@@ -230,16 +237,16 @@ def lake_status() -> None:
 def print_lake_status(lake) -> None:
     rows = lake.status()
     table = Table(title=f"lake {lake.root}")
-    for col in ("layer", "table", "partitions", "files", "rows", "MB", "archived files",
-                "last batch", "last commit"):
-        table.add_column(col, justify="right" if col in ("partitions", "files", "rows", "MB",
-                                                         "archived files") else "left")
+    table.add_column("layer/table")
+    for col in ("parts", "files", "rows", "MB", "archived"):
+        table.add_column(col, justify="right")
+    table.add_column("last batch")
     for s in rows:
-        table.add_row(s.layer, s.table, str(s.partitions), str(s.files), f"{s.rows:,}",
-                      f"{s.bytes / 1e6:.1f}", str(s.archived_files), s.last_batch or "",
-                      (s.last_commit or "")[:19])
+        table.add_row(f"{s.layer}/{s.table}", str(s.partitions), str(s.files), f"{s.rows:,}",
+                      f"{s.bytes / 1e6:.1f}", str(s.archived_files),
+                      f"{s.last_batch or ''} {(s.last_commit or '')[:16]}")
     if not rows:
-        table.add_row("(empty)", "", "", "", "", "", "", "", "")
+        table.add_row("(empty)", "", "", "", "", "", "")
     console.print(table)
 
 

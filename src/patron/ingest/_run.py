@@ -162,6 +162,8 @@ def ingest_file(
                     f"{path}: reading failed: {str(exc).strip().splitlines()[0]}"
                 ) from None
             rejects = csv_rejects(con, source, encoding)
+            if rejects:
+                _renumber_rows(con, staged, [line for line, *_ in rejects], source.header_lines)
             _account(con, result, staged, rejects, spec.name)
             if not result.balanced:  # pragma: no cover - a bug, never a data problem
                 raise PatronError(
@@ -263,11 +265,7 @@ def _stage_quarantine(
         )
     if not tables and not rejects:
         return
-    quarantine = pa.concat_tables(tables) if tables else None
-    if quarantine is not None:
-        quarantine = quarantine.cast(_QUARANTINE_SCHEMA) if quarantine.num_rows else quarantine
-    if quarantine is not None and source.rejects_table is not None:
-        quarantine = _physical_rows(quarantine, [line for line, *_ in rejects], source.header_lines)
+    quarantine = pa.concat_tables(tables).cast(_QUARANTINE_SCHEMA) if tables else None
     if rejects:
         import json
 
@@ -304,21 +302,29 @@ _QUARANTINE_SCHEMA = pa.schema(
 )
 
 
-def _physical_rows(table: pa.Table, reject_lines: list[int], header_lines: int) -> pa.Table:
-    """Turn CSV record numbers into line numbers, skipping the lines DuckDB rejected.
+def _renumber_rows(
+    con: duckdb.DuckDBPyConnection, staged: Path, reject_lines: list[int], header_lines: int
+) -> None:
+    """Turn CSV record numbers into line numbers where DuckDB rejected some lines.
 
-    The k-th parsed record sits at line ``header + k + #{j : L_j - header - j < k}`` where
-    ``L_1 < L_2 < …`` are the rejected lines (1-based j).
+    The k-th parsed record sits at line ``header + k + #{j : L_j - header - j < k}``, where
+    ``L_1 < L_2 < …`` are the rejected lines (1-based j). Only files of batches with
+    rejected lines are rewritten, so clean files cost nothing.
     """
-    if not reject_lines:
-        return table
-    import numpy as np
-
-    lines = np.sort(np.asarray(reject_lines, dtype=np.int64))
-    thresholds = lines - header_lines - np.arange(1, len(lines) + 1)
-    records = table.column("_source_row").to_numpy(zero_copy_only=False) - header_lines
-    # records are k + header already; undo the header to get k, then recount
-    skipped = np.searchsorted(thresholds, records, side="left")
-    physical = header_lines + records + skipped
-    idx = table.schema.get_field_index("_source_row")
-    return table.set_column(idx, "_source_row", pa.array(physical, pa.int64()))
+    lines = sorted(set(reject_lines))
+    values = ", ".join(f"({line - header_lines - j})" for j, line in enumerate(lines, start=1))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _patron_thresholds AS "
+        "SELECT t, max(n) AS n FROM (SELECT t, count(*) OVER (ORDER BY t) AS n "
+        f"FROM (VALUES {values}) v(t)) GROUP BY t"
+    )
+    for path in sorted(staged.rglob("*.parquet")):
+        tmp = path.with_name(path.name + ".renumbered")
+        con.execute(
+            f"COPY (SELECT f.* REPLACE (f._source_row + coalesce(th.n, 0) AS _source_row) "
+            f"FROM read_parquet('{path.as_posix()}', hive_partitioning = false) f "
+            "ASOF LEFT JOIN _patron_thresholds th "
+            f"ON f._source_row - {header_lines} > th.t) "
+            f"TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)"
+        )
+        tmp.replace(path)

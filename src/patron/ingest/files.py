@@ -294,23 +294,28 @@ def _open_json(con: duckdb.DuckDBPyConnection, path: Path) -> SourceRelation:
     if not keys:
         raise SourceError(f"{path}: no JSON objects found; expected one object per line")
     fields = ", ".join(
-        f"CASE WHEN json_type(_line, {quote_literal('$.' + _json_path(k))}) IN ('OBJECT', 'ARRAY') "
-        f"THEN json_extract(_line, {quote_literal('$.' + _json_path(k))})::VARCHAR "
-        f"ELSE json_extract_string(_line, {quote_literal('$.' + _json_path(k))}) END "
-        f"AS {quote_ident(k)}"
+        f"CASE WHEN json_type(_doc, {_json_path(k)}) IN ('OBJECT', 'ARRAY') "
+        f"THEN json_extract(_doc, {_json_path(k)})::VARCHAR "
+        f"ELSE json_extract_string(_doc, {_json_path(k)}) END AS {quote_ident(k)}"
         for k in keys
     )
+    # malformed lines get a null document, so extraction yields nulls instead of errors
+    documents = (
+        f"(SELECT _line, _row, CASE WHEN json_valid(_line) THEN _line END AS _doc "
+        f"FROM {numbered})"
+    )
     relation = (
-        f"(SELECT {fields}, _row, CASE WHEN NOT json_valid(_line) "
+        f"(SELECT {fields}, _row, CASE WHEN _doc IS NULL "
         f"THEN 'line ' || _row || ': malformed JSON' "
-        f"WHEN json_type(_line) <> 'OBJECT' THEN 'line ' || _row || ': not a JSON object' "
-        f"END AS _reader_error FROM {numbered})"
+        f"WHEN json_type(_doc) <> 'OBJECT' THEN 'line ' || _row || ': not a JSON object' "
+        f"END AS _reader_error FROM {documents})"
     )
     return SourceRelation(path, "json", relation, keys, dict.fromkeys(keys, "VARCHAR"))
 
 
 def _json_path(key: str) -> str:
-    return '"' + key.replace('"', '\\"') + '"'
+    """A JSON path literal selecting one top-level key, quoted for any key text."""
+    return quote_literal('$."' + key.replace('"', '\\"') + '"')
 
 
 def _is_json_lines(path: Path) -> bool:

@@ -189,9 +189,9 @@ def canonical_sql(
     for col in spec.columns:
         cm = mapping.columns.get(col.name)
         raw = _raw_expr(cm, mapping.missing_values, source_types)
-        if cm is None and col.default is not None:
+        if col.default is not None:  # a default also fills values missing in the source
             default = default_currency if col.name == "currency" else col.default
-            raw = f"CAST({quote_literal(default)} AS VARCHAR)"
+            raw = f"COALESCE({raw}, CAST({quote_literal(default)} AS VARCHAR))"
         if cm is None and col.name == "line_id":
             raw = f"CAST({ROW} AS VARCHAR)"
         raw_name = quote_ident(f"_raw_{col.name}")
