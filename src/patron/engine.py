@@ -66,8 +66,13 @@ def _apply_duckdb_settings(con: duckdb.DuckDBPyConnection, settings: Settings | 
         con.execute(f"SET memory_limit = '{settings.engine.memory_limit}'")
 
 
-def register_views(con: duckdb.DuckDBPyConnection, lake: Lake, *, include_archive: bool = False,
-                   temporary: bool = False) -> list[str]:
+def register_views(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    *,
+    include_archive: bool = False,
+    temporary: bool = False,
+) -> list[str]:
     """(Re)create one view per committed lake table; returns the view names."""
     state = lake.catalog.state()
     keys = sorted(set(state.tables) | (set(state.archived) if include_archive else set()))

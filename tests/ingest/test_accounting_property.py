@@ -16,8 +16,17 @@ COLUMNS = ["order_id", "customer_id", "ts", "quantity", "unit_price", "status", 
 
 values = {
     "customer_id": st.sampled_from(["c1", "c2", "", "NULL", "c 3"]),
-    "ts": st.sampled_from(["2024-01-01 10:00:00", "2024-13-01", "", "yesterday", "2030-01-01",
-                           "2023-06-30", "01/02/2024"]),
+    "ts": st.sampled_from(
+        [
+            "2024-01-01 10:00:00",
+            "2024-13-01",
+            "",
+            "yesterday",
+            "2030-01-01",
+            "2023-06-30",
+            "01/02/2024",
+        ]
+    ),
     "quantity": st.sampled_from(["1", "0", "-2", "2.5", "x", "", "3"]),
     "unit_price": st.sampled_from(["9.99", "-1", "0", "abc", "", "1e3"]),
     "status": st.sampled_from(["completed", "Returned", "shipped", "", "CANCELLED"]),

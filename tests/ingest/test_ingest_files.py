@@ -58,7 +58,7 @@ def test_each_bad_row_is_quarantined_with_its_rule_line_and_original_values(tmp_
         "ts:future",
         "quantity:type",
     ]
-    assert "'-5' is below the minimum 0" in q["_reason"][0]
+    assert "unit_price: '-5.0' is below the minimum 0" in q["_reason"][0]
     assert json.loads(q["_original"][1])["ts"] == "31/02/2024"
     assert json.loads(q["_original"][3])["line"].startswith("o5,1,c5")
     raw = lake.read("raw", "orders").sort_values("_source_row")
@@ -139,17 +139,27 @@ def test_tab_separated_and_quoted_fields_are_read(tmp_path, lake):
 
 def test_json_lines_with_a_malformed_line_quarantine_it(tmp_path, lake):
     lines = [
-        {"session_id": "s1", "customer_id": "c1", "ts": "2024-02-01T10:00:00", "device": "mobile",
-         "pages": 3, "duration_s": 40.5, "converted": True},
+        {
+            "session_id": "s1",
+            "customer_id": "c1",
+            "ts": "2024-02-01T10:00:00",
+            "device": "mobile",
+            "pages": 3,
+            "duration_s": 40.5,
+            "converted": True,
+        },
         "{not json",
         {"session_id": "s3", "ts": "2024-02-02T10:00:00", "device": "desktop", "pages": -1},
-        {"session_id": "s4", "ts": "2024-02-03T10:00:00", "device": "tablet", "pages": 2,
-         "meta": {"utm": "x"}},
+        {
+            "session_id": "s4",
+            "ts": "2024-02-03T10:00:00",
+            "device": "tablet",
+            "pages": 2,
+            "meta": {"utm": "x"},
+        },
     ]
     path = tmp_path / "sessions.jsonl"
-    path.write_text(
-        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n"
-    )
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
     result = ingest_file(lake, path, "sessions")
     assert (result.rows_read, result.accepted, result.quarantined) == (4, 2, 2)
     assert result.quarantined_by_rule == {"source:malformed": 1, "pages:minimum": 1}
@@ -161,15 +171,22 @@ def test_json_lines_with_a_malformed_line_quarantine_it(tmp_path, lake):
 
 
 def test_json_array_parquet_and_excel_sources(tmp_path, lake):
-    posts = [{"post_id": f"p{i}", "ts": "2024-03-01 09:00:00", "text": "love it", "rating": r}
-             for i, r in enumerate([5, 4, 9])]
+    posts = [
+        {"post_id": f"p{i}", "ts": "2024-03-01 09:00:00", "text": "love it", "rating": r}
+        for i, r in enumerate([5, 4, 9])
+    ]
     (tmp_path / "posts.json").write_text(json.dumps(posts))
     r1 = ingest_file(lake, tmp_path / "posts.json", "social_posts")
     assert (r1.accepted, r1.quarantined_by_rule) == (2, {"rating:maximum": 1})
 
-    table = pa.table({"ticket_id": ["t1", "t2"], "customer_id": ["c1", "c2"],
-                      "ts": pa.array([1_700_000_000_000_000, None], pa.timestamp("us")),
-                      "satisfaction": [4.0, 2.0]})
+    table = pa.table(
+        {
+            "ticket_id": ["t1", "t2"],
+            "customer_id": ["c1", "c2"],
+            "ts": pa.array([1_700_000_000_000_000, None], pa.timestamp("us")),
+            "satisfaction": [4.0, 2.0],
+        }
+    )
     pq.write_table(table, tmp_path / "tickets.parquet")
     r2 = ingest_file(lake, tmp_path / "tickets.parquet", "support_tickets")
     assert (r2.accepted, r2.quarantined_by_rule) == (1, {"ts:missing": 1})
@@ -192,7 +209,9 @@ def test_uci_retail_preset_marks_cancellations(tmp_path, lake):
         "C536379,D,Discount,-1,12/1/2010 9:41,27.5,14527.0,United Kingdom",
         "536414,22139,,56,12/1/2010 11:52,0,,United Kingdom",
     ]
-    result = ingest_file(lake, write_csv(tmp_path / "retail.csv", lines, header), preset="uci-retail")
+    result = ingest_file(
+        lake, write_csv(tmp_path / "retail.csv", lines, header), preset="uci-retail"
+    )
     assert (result.accepted, result.anonymous) == (3, 1)
     raw = lake.read("raw", "orders").sort_values("_source_row")
     assert raw["status"].tolist() == ["completed", "cancelled", "completed"]
@@ -203,8 +222,9 @@ def test_uci_retail_preset_marks_cancellations(tmp_path, lake):
 def test_generic_preset_guesses_and_reports_its_guesses(tmp_path, lake):
     header = "Order Number,Client ID,Order Date,SKU,Qty,Price"
     lines = ["A1,C9,2024-04-01,S1,2,9.99"]
-    result = ingest_file(lake, write_csv(tmp_path / "export.csv", lines, header), "orders",
-                         preset="generic")
+    result = ingest_file(
+        lake, write_csv(tmp_path / "export.csv", lines, header), "orders", preset="generic"
+    )
     assert result.accepted == 1
     assert result.guessed["order_id"] == "Order Number"
     assert result.guessed["customer_id"] == "Client ID"
@@ -218,8 +238,11 @@ def test_mapping_file_with_formats_and_constants(tmp_path, lake):
         'ts = { source = "Date", formats = ["%d.%m.%Y %H:%M"] }\nquantity = "Qty"\n'
         'unit_price = "Price"\nchannel = { const = "store" }\n'
     )
-    path = write_csv(tmp_path / "shop.csv", ["I1,K1,24.12.2024 18:30,1,5"],
-                     header="Invoice,Client,Date,Qty,Price")
+    path = write_csv(
+        tmp_path / "shop.csv",
+        ["I1,K1,24.12.2024 18:30,1,5"],
+        header="Invoice,Client,Date,Qty,Price",
+    )
     result = ingest_file(lake, path, mapping_file=mapping)
     assert result.accepted == 1
     raw = lake.read("raw", "orders")

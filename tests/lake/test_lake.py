@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 import patron
-from patron.lake import Lake, archive, compact, parse_age
 from patron.config import Settings
+from patron.lake import Lake, archive, compact, parse_age
 
 
 def orders_frame(n: int, month: str = "2024-01", start: int = 0) -> pd.DataFrame:
@@ -110,20 +110,38 @@ def test_sigkill_mid_ingest_leaves_no_partial_data_and_a_rerun_completes(tmp_pat
 
 
 def test_status_counts_rows_partitions_and_bytes(lake):
-    lake.write_arrow(orders_frame(4, "2024-01"), "clean", "orders", batch_id="b1",
-                     partition_by=["month"])
-    lake.write_arrow(orders_frame(6, "2024-02", start=4), "clean", "orders", batch_id="b2",
-                     partition_by=["month"], mode="append")
+    lake.write_arrow(
+        orders_frame(4, "2024-01"), "clean", "orders", batch_id="b1", partition_by=["month"]
+    )
+    lake.write_arrow(
+        orders_frame(6, "2024-02", start=4),
+        "clean",
+        "orders",
+        batch_id="b2",
+        partition_by=["month"],
+        mode="append",
+    )
     (status,) = lake.status()
     assert (status.layer, status.table, status.rows, status.partitions, status.files) == (
-        "clean", "orders", 10, 2, 2)
+        "clean",
+        "orders",
+        10,
+        2,
+        2,
+    )
     assert status.bytes > 0 and status.last_batch == "b2"
 
 
 def test_compaction_merges_small_files_without_changing_rows(lake):
     for i in range(5):
-        lake.write_arrow(orders_frame(10, "2024-01", start=10 * i), "raw", "orders",
-                         batch_id=f"b{i}", partition_by=["month"], mode="append")
+        lake.write_arrow(
+            orders_frame(10, "2024-01", start=10 * i),
+            "raw",
+            "orders",
+            batch_id=f"b{i}",
+            partition_by=["month"],
+            mode="append",
+        )
     before = lake.read("raw", "orders").sort_values("order_id").reset_index(drop=True)
     result = compact(lake, "raw", "orders")
     after = lake.read("raw", "orders").sort_values("order_id").reset_index(drop=True)
@@ -135,8 +153,14 @@ def test_compaction_merges_small_files_without_changing_rows(lake):
 def test_archive_moves_old_months_to_the_cold_tier_and_keeps_them_queryable(tmp_path):
     lake = Lake(tmp_path / "lake", cold=tmp_path / "cold")
     for month, start in (("2022-01", 0), ("2023-06", 10), ("2024-11", 20)):
-        lake.write_arrow(orders_frame(10, month, start), "raw", "orders", batch_id=month,
-                         partition_by=["month"], mode="append")
+        lake.write_arrow(
+            orders_frame(10, month, start),
+            "raw",
+            "orders",
+            batch_id=month,
+            partition_by=["month"],
+            mode="append",
+        )
     result = archive(lake, parse_age("24M"), today=date(2025, 12, 15))
     assert (result.files, result.partitions) == (2, 2)
     assert len(lake.read("raw", "orders")) == 10

@@ -134,7 +134,8 @@ def synth(
 def ingest(
     sources: Annotated[list[Path], typer.Argument(help="files or folders to ingest")],
     kind: Annotated[
-        str | None, typer.Option(help="customers|orders|sessions|support_tickets|social_posts|marketing")
+        str | None,
+        typer.Option(help="customers|orders|sessions|support_tickets|social_posts|marketing"),
     ] = None,
     preset: Annotated[
         str | None, typer.Option(help="mapping preset: patron, uci-retail or generic")
@@ -149,7 +150,13 @@ def ingest(
     cfg = settings()
     lake = Lake.from_settings(cfg)
     results = ingest_paths(
-        lake, cfg, sources, kind=kind, preset=preset, mapping=mapping, encoding=encoding,
+        lake,
+        cfg,
+        sources,
+        kind=kind,
+        preset=preset,
+        mapping=mapping,
+        encoding=encoding,
         sheet=sheet,
     )
     print_accounting(results)
@@ -203,17 +210,27 @@ def print_accounting(results: list) -> None:
         table.add_column(col, justify="right")
     for r in results:
         name = Path(r.source).name + (" (no change)" if r.skipped else "")
-        table.add_row(name, r.kind, f"{r.rows_read:,}", f"{r.accepted:,}", f"{r.anonymous:,}",
-                      f"{r.quarantined:,}")
+        table.add_row(
+            name,
+            r.kind,
+            f"{r.rows_read:,}",
+            f"{r.accepted:,}",
+            f"{r.anonymous:,}",
+            f"{r.quarantined:,}",
+        )
     fresh = [r for r in results if not r.skipped]
-    total = [sum(getattr(r, k) for r in fresh)
-             for k in ("rows_read", "accepted", "anonymous", "quarantined")]
+    total = [
+        sum(getattr(r, k) for r in fresh)
+        for k in ("rows_read", "accepted", "anonymous", "quarantined")
+    ]
     table.add_row("[bold]total (new)", "", *(f"[bold]{n:,}" for n in total))
     console.print(table)
     for r in results:
         if r.skipped:
-            console.print(f"{Path(r.source).name}: already ingested (batch {r.batch_id}, "
-                          f"{(r.previously_committed_at or '')[:19]}): no change")
+            console.print(
+                f"{Path(r.source).name}: already ingested (batch {r.batch_id}, "
+                f"{(r.previously_committed_at or '')[:19]}): no change"
+            )
         if r.quarantined_by_rule:
             reasons = ", ".join(f"{rule} {n:,}" for rule, n in r.quarantined_by_rule.items())
             console.print(f"[yellow]{Path(r.source).name} quarantined:[/] {reasons}")
@@ -242,9 +259,15 @@ def print_lake_status(lake) -> None:
         table.add_column(col, justify="right")
     table.add_column("last batch")
     for s in rows:
-        table.add_row(f"{s.layer}/{s.table}", str(s.partitions), str(s.files), f"{s.rows:,}",
-                      f"{s.bytes / 1e6:.1f}", str(s.archived_files),
-                      f"{s.last_batch or ''} {(s.last_commit or '')[:16]}")
+        table.add_row(
+            f"{s.layer}/{s.table}",
+            str(s.partitions),
+            str(s.files),
+            f"{s.rows:,}",
+            f"{s.bytes / 1e6:.1f}",
+            str(s.archived_files),
+            f"{s.last_batch or ''} {(s.last_commit or '')[:16]}",
+        )
     if not rows:
         table.add_row("(empty)", "", "", "", "", "", "")
     console.print(table)

@@ -113,9 +113,12 @@ def run_demo(
     console.rule("[bold]done")
     total = sum(timings.values())
     console.print(f"project:   {directory}  (config {config.name})")
-    console.print(f"lake:      {lake.root}  (query it: python -c \"import patron; ...\")")
+    console.print(f'lake:      {lake.root}  (query it: python -c "import patron; ...")')
     console.print(f"data:      {data}")
-    console.print("steps:     " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
-                  + f"; total {total:.1f} s")
+    console.print(
+        "steps:     "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        + f"; total {total:.1f} s"
+    )
     console.print(f"next:      cd {directory} && patron lake status")
     return timings

@@ -22,16 +22,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from patron.errors import PatronError, SchemaError
-from patron.ingest.files import SourceRelation, csv_rejects, open_source
+from patron.ingest.files import SourceRelation, csv_rejects, open_source, retype_csv
 from patron.ingest.mapping import Mapping, missing_required, resolve_mapping
-from patron.ingest.validate import canonical_sql
+from patron.ingest.validate import EXPECTED, canonical_sql, native_source_types
 from patron.lake import Lake, Transaction, batch_id_for, file_sha256
 from patron.schema import table_spec
 
 log = logging.getLogger(__name__)
 
-QUARANTINE_COLUMNS = ("_source", "_source_row", "_rule", "_reason", "_original", "_batch_id",
-                      "_ingested_at")
+QUARANTINE_COLUMNS = (
+    "_source",
+    "_source_row",
+    "_rule",
+    "_reason",
+    "_original",
+    "_batch_id",
+    "_ingested_at",
+)
 
 
 @dataclass
@@ -61,13 +68,16 @@ class IngestResult:
         return asdict(self)
 
 
-def _connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def _connect(
+    memory_limit: str | None = None, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -103,10 +113,14 @@ def ingest_file(
             sheet=sheet,
         )
         if mapping is None:
-            mapping = resolve_mapping(kind, source.columns, preset=preset, mapping_file=mapping_file)
+            mapping = resolve_mapping(
+                kind, source.columns, preset=preset, mapping_file=mapping_file
+            )
         kind = mapping.kind
         spec = table_spec(kind)
         _check_columns(mapping, source, path)
+        native = native_source_types(mapping, spec)
+        source = retype_csv(con, source, native, mapping.missing_values)
 
         content = file_sha256(path)
         batch_id = batch_id_for("ingest", kind, content, mapping.signature())
@@ -141,6 +155,7 @@ def ingest_file(
             ingested_at=ingested_at,
             default_currency=default_currency,
             max_future_skew=timedelta(hours=max_future_skew_hours),
+            reader_nulls=source.null_strings == mapping.missing_values,
         )
         partitions = ["_layer"]
         if spec.partition_by_month:
@@ -161,7 +176,7 @@ def ingest_file(
                 raise PatronError(
                     f"{path}: reading failed: {str(exc).strip().splitlines()[0]}"
                 ) from None
-            rejects = csv_rejects(con, source, encoding)
+            rejects = csv_rejects(con, source, encoding, _cast_rules(mapping, spec, native))
             if rejects:
                 _renumber_rows(con, staged, [line for line, *_ in rejects], source.header_lines)
             _account(con, result, staged, rejects, spec.name)
@@ -188,6 +203,15 @@ def ingest_file(
         con.close()
 
 
+def _cast_rules(mapping: Mapping, spec, native: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Source column → (canonical column, what was expected) for natively parsed columns."""
+    return {
+        cm.source: (name, EXPECTED[spec[name].dtype])
+        for name, cm in mapping.columns.items()
+        if cm.source in native and name in spec
+    }
+
+
 def _check_columns(mapping: Mapping, source: SourceRelation, path: Path) -> None:
     missing = missing_required(mapping, mapping.kind)
     absent = [
@@ -202,7 +226,8 @@ def _check_columns(mapping: Mapping, source: SourceRelation, path: Path) -> None
         if absent:
             parts.append(f"mapped source column(s) not in the file: {absent}")
         raise SchemaError(
-            f"{path}: " + "; ".join(parts)
+            f"{path}: "
+            + "; ".join(parts)
             + f". File columns: {source.columns}. Mapping used: {mapping.describe()}",
             hint="pass --preset generic, --preset uci-retail or --mapping FILE.toml",
         )
@@ -267,8 +292,6 @@ def _stage_quarantine(
         return
     quarantine = pa.concat_tables(tables).cast(_QUARANTINE_SCHEMA) if tables else None
     if rejects:
-        import json
-
         now = datetime.now(UTC).replace(tzinfo=None)
         extra = pa.table(
             {
@@ -276,7 +299,7 @@ def _stage_quarantine(
                 "_source_row": [line for line, *_ in rejects],
                 "_rule": [rule for _, rule, _, _ in rejects],
                 "_reason": [reason for _, _, reason, _ in rejects],
-                "_original": [json.dumps({"line": raw}) for *_, raw in rejects],
+                "_original": [original for *_, original in rejects],
                 "_batch_id": [result.batch_id] * len(rejects),
                 "_ingested_at": [now] * len(rejects),
             },
@@ -285,8 +308,9 @@ def _stage_quarantine(
         quarantine = extra if quarantine is None else pa.concat_tables([quarantine, extra])
     out = tx.staging / "quarantine.parquet"
     pq.write_table(quarantine, out, compression="zstd")
-    tx.add_file(lake.key("quarantine", kind), out,
-                f"quarantine/{kind}/part-{tx.batch_id}-00000.parquet")
+    tx.add_file(
+        lake.key("quarantine", kind), out, f"quarantine/{kind}/part-{tx.batch_id}-00000.parquet"
+    )
 
 
 _QUARANTINE_SCHEMA = pa.schema(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -33,8 +34,14 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 SUPPORTED = CSV_SUFFIXES + PARQUET_SUFFIXES + JSON_SUFFIXES + EXCEL_SUFFIXES
 
 #: encodings DuckDB's CSV reader decodes itself; others are transcoded to UTF-8 first
-_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1",
-                     "latin1": "latin-1", "iso-8859-1": "latin-1", "utf-16": "utf-16"}
+_DUCKDB_ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "utf-16": "utf-16",
+}
 
 
 @dataclass
@@ -48,6 +55,11 @@ class SourceRelation:
     types: dict[str, str]
     header_lines: int = 0
     rejects_table: str | None = None
+    #: for CSV: the path DuckDB reads (maybe transcoded) and its read_csv options
+    csv_read_path: Path | None = None
+    csv_options: list[str] = field(default_factory=list)
+    #: values the reader itself reads as NULL (CSV after :func:`retype_csv`)
+    null_strings: tuple[str, ...] = ()
     _cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -166,11 +178,47 @@ def _open_csv(
     if quote is not None:
         options.append(f"quote = {quote_literal(quote)}")
     scan = f"read_csv({quote_literal(str(read_path))}, {', '.join(options)})"
-    rel = _describe(con, path, "csv", scan, header_lines=1 if header else 0,
-                    rejects="_patron_rejects")
+    rel = _describe(
+        con, path, "csv", scan, header_lines=1 if header else 0, rejects="_patron_rejects"
+    )
     rel._cleanup.extend(cleanup)
+    rel.csv_read_path = read_path
+    rel.csv_options = options
     if len(rel.columns) == 1 and delimiter is None and _looks_delimited(path, duck_encoding):
         log.info("%s: one column found; the delimiter may need to be set", path)
+    return rel
+
+
+def retype_csv(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceRelation,
+    types: dict[str, str],
+    null_strings: tuple[str, ...],
+) -> SourceRelation:
+    """Let DuckDB's CSV reader parse the given columns natively (much faster than casting
+    text afterwards). A value it cannot parse becomes a rejected line with the column named,
+    which :func:`csv_rejects` quarantines; ``null_strings`` are read as missing."""
+    types = {k: v for k, v in types.items() if k in source.columns}
+    if source.format != "csv" or source.csv_read_path is None:
+        return source
+    spellings = sorted({v for t in null_strings for v in (t, t.upper(), t.lower(), t.title())})
+    options = [*source.csv_options, "nullstr = [" + ", ".join(map(quote_literal, spellings)) + "]"]
+    if types:
+        options.append(
+            "types = {" + ", ".join(f"{quote_literal(k)}: '{v}'" for k, v in types.items()) + "}"
+        )
+    scan = f"read_csv({quote_literal(str(source.csv_read_path))}, {', '.join(options)})"
+    rel = _describe(
+        con,
+        source.path,
+        "csv",
+        scan,
+        header_lines=source.header_lines,
+        rejects=source.rejects_table,
+    )
+    rel._cleanup = source._cleanup
+    rel.csv_read_path, rel.csv_options = source.csv_read_path, options
+    rel.null_strings = null_strings
     return rel
 
 
@@ -208,21 +256,28 @@ def _transcode_to_utf8(path: Path, encoding: str) -> tuple[Path, Callable[[], No
     tmpdir = Path(tempfile.mkdtemp(prefix="patron-transcode-"))
     target = tmpdir / (path.stem + ".utf8.csv")
     try:
-        with open(path, encoding=encoding, newline="") as src, open(
-            target, "w", encoding="utf-8", newline=""
-        ) as dst:
+        with (
+            open(path, encoding=encoding, newline="") as src,
+            open(target, "w", encoding="utf-8", newline="") as dst,
+        ):
             shutil.copyfileobj(src, dst, 4 << 20)
     except UnicodeDecodeError as exc:
         shutil.rmtree(tmpdir, ignore_errors=True)
         raise SourceError(
             f"{path}: byte {exc.start} is not valid {encoding} ({exc.reason})",
-            hint="check the file's encoding (--encoding, or encoding = \"auto\")",
+            hint='check the file\'s encoding (--encoding, or encoding = "auto")',
         ) from None
     return target, lambda: shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+_CAST_VALUE = re.compile(r'Could not convert string "(.*)" to')
+
+
 def csv_rejects(
-    con: duckdb.DuckDBPyConnection, source: SourceRelation, declared_encoding: str
+    con: duckdb.DuckDBPyConnection,
+    source: SourceRelation,
+    declared_encoding: str,
+    canonical_of: dict[str, tuple[str, str]] | None = None,
 ) -> list[tuple[int, str, str, str]]:
     """Rows DuckDB could not split into fields: (line, rule, reason, raw line).
 
@@ -233,14 +288,16 @@ def csv_rejects(
         return []
     try:
         rows = con.sql(
-            f"SELECT line, error_type, error_message, csv_line FROM {source.rejects_table} "
-            "ORDER BY line"
+            "SELECT line, error_type, error_message, csv_line, column_name "
+            f"FROM {source.rejects_table} ORDER BY line"
         ).fetchall()
     except duckdb.CatalogException:
         return []
     out = []
     seen: set[int] = set()
-    for line, error_type, message, csv_line in rows:
+    canonical_of = canonical_of or {}
+    split = _line_splitter(con, source)
+    for line, error_type, message, csv_line, column in rows:
         if line in seen:  # DuckDB may report several errors for one line
             continue
         seen.add(line)
@@ -249,11 +306,47 @@ def csv_rejects(
             raise SourceError(
                 f"{source.path}: line {line} is not valid {declared_encoding}"
                 + (f"; the file looks like {guess}" if guess != declared_encoding else ""),
-                hint=f"ingest it with --encoding {guess} (or encoding = \"auto\" in patron.toml)",
+                hint=f'ingest it with --encoding {guess} (or encoding = "auto" in patron.toml)',
             )
+        original = split(csv_line or "")
+        if error_type == "CAST" and column in canonical_of:
+            name, expected = canonical_of[column]
+            match = _CAST_VALUE.search(message or "")
+            value = match.group(1) if match else "?"
+            out.append(
+                (int(line), f"{name}:type", f"{name}: '{value}' is not {expected}", original)
+            )
+            continue
         code = str(error_type).lower().replace(" ", "_")
-        out.append((int(line), f"csv:{code}", f"line {line}: {message}", csv_line or ""))
+        out.append((int(line), f"csv:{code}", f"line {line}: {message}", original))
     return out
+
+
+def _line_splitter(con: duckdb.DuckDBPyConnection, source: SourceRelation):
+    """A function turning a rejected CSV line into its original values as JSON: an object
+    keyed by column where the line has the right number of fields, else ``{"line": …}``."""
+    import csv
+    import json
+
+    delimiter, quote = ",", '"'
+    try:
+        scan = con.sql("SELECT delimiter, quote FROM _patron_reject_scans LIMIT 1").fetchone()
+        if scan:
+            delimiter = scan[0] or ","
+            quote = scan[1] if scan[1] and scan[1] != "(empty)" else '"'
+    except duckdb.Error:
+        pass
+
+    def split(line: str) -> str:
+        try:
+            fields = next(csv.reader([line], delimiter=delimiter[0], quotechar=quote[0]))
+        except (csv.Error, StopIteration):
+            fields = []
+        if len(fields) == len(source.columns):
+            return json.dumps(dict(zip(source.columns, fields, strict=True)))
+        return json.dumps({"line": line})
+
+    return split
 
 
 # -- JSON ------------------------------------------------------------------------------
@@ -266,8 +359,9 @@ def _open_json(con: duckdb.DuckDBPyConnection, path: Path) -> SourceRelation:
         try:
             keys = [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
         except duckdb.Error as exc:
-            raise SourceError(f"{path}: not a valid JSON array of objects: {_first_line(exc)}") \
-                from None
+            raise SourceError(
+                f"{path}: not a valid JSON array of objects: {_first_line(exc)}"
+            ) from None
         columns = "{" + ", ".join(f"{quote_literal(k)}: 'VARCHAR'" for k in keys) + "}"
         typed = f"read_json({quote_literal(str(path))}, format = 'array', columns = {columns})"
         return _describe(con, path, "json", typed)
@@ -301,8 +395,7 @@ def _open_json(con: duckdb.DuckDBPyConnection, path: Path) -> SourceRelation:
     )
     # malformed lines get a null document, so extraction yields nulls instead of errors
     documents = (
-        f"(SELECT _line, _row, CASE WHEN json_valid(_line) THEN _line END AS _doc "
-        f"FROM {numbered})"
+        f"(SELECT _line, _row, CASE WHEN json_valid(_line) THEN _line END AS _doc FROM {numbered})"
     )
     relation = (
         f"(SELECT {fields}, _row, CASE WHEN _doc IS NULL "
@@ -366,8 +459,9 @@ def _open_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -
             writer.write_table(_rows_to_table(batch, names, schema))
     finally:
         book.close()
-    rel = _describe(con, path, "excel", f"read_parquet({quote_literal(str(target))})",
-                    header_lines=1)
+    rel = _describe(
+        con, path, "excel", f"read_parquet({quote_literal(str(target))})", header_lines=1
+    )
     rel._cleanup.append(lambda: shutil.rmtree(tmpdir, ignore_errors=True))
     return rel
 

@@ -97,14 +97,45 @@ def _normalise(name: str) -> str:
 
 #: source-column spellings that the generic preset recognises, per canonical column
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "customer_id": ("customerid", "custid", "customer", "clientid", "userid", "memberid",
-                    "customerno", "customernumber", "accountid", "buyerid"),
-    "order_id": ("orderid", "invoiceno", "invoice", "orderno", "ordernumber", "transactionid",
-                 "invoiceid", "receiptid"),
+    "customer_id": (
+        "customerid",
+        "custid",
+        "customer",
+        "clientid",
+        "userid",
+        "memberid",
+        "customerno",
+        "customernumber",
+        "accountid",
+        "buyerid",
+    ),
+    "order_id": (
+        "orderid",
+        "invoiceno",
+        "invoice",
+        "orderno",
+        "ordernumber",
+        "transactionid",
+        "invoiceid",
+        "receiptid",
+    ),
     "line_id": ("lineid", "lineno", "linenumber", "itemno", "orderlineid"),
-    "ts": ("ts", "timestamp", "orderdate", "invoicedate", "orderts", "datetime", "date",
-           "createdat", "eventtime", "time", "purchasedate", "transactiondate", "sessionstart",
-           "postedat"),
+    "ts": (
+        "ts",
+        "timestamp",
+        "orderdate",
+        "invoicedate",
+        "orderts",
+        "datetime",
+        "date",
+        "createdat",
+        "eventtime",
+        "time",
+        "purchasedate",
+        "transactiondate",
+        "sessionstart",
+        "postedat",
+    ),
     "product_id": ("productid", "stockcode", "sku", "itemid", "productcode", "articleid"),
     "category": ("category", "productcategory", "department", "categoryname"),
     "quantity": ("quantity", "qty", "units", "count"),
@@ -148,9 +179,7 @@ def identity_mapping(kind: str, source_columns: list[str], *, name: str = "patro
     """Map every canonical column that the source has under its canonical name."""
     spec = table_spec(kind)
     by_norm = {c.lower(): c for c in source_columns}
-    columns = {
-        c: ColumnMap(source=by_norm[c]) for c in [*spec.names, "event_id"] if c in by_norm
-    }
+    columns = {c: ColumnMap(source=by_norm[c]) for c in [*spec.names, "event_id"] if c in by_norm}
     return Mapping(name=name, kind=kind, columns=columns)
 
 
@@ -192,7 +221,9 @@ def uci_retail_mapping(source_columns: list[str]) -> Mapping:
                 formats=("%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"),
             ),
             "unit_price": ColumnMap(source="UnitPrice"),
-            "customer_id": ColumnMap(sql="regexp_replace(CAST(\"CustomerID\" AS VARCHAR), '\\.0$', '')"),
+            "customer_id": ColumnMap(
+                sql="regexp_replace(CAST(\"CustomerID\" AS VARCHAR), '\\.0$', '')"
+            ),
             "region": ColumnMap(source="Country"),
             "status": ColumnMap(
                 sql="CASE WHEN upper(CAST(\"InvoiceNo\" AS VARCHAR)) LIKE 'C%' "
@@ -245,15 +276,11 @@ def load_mapping(path: str | Path, kind: str | None = None) -> Mapping:
         payload.setdefault("kind", kind)
     payload.setdefault("name", path.stem)
     columns = payload.get("columns", {})
-    payload["columns"] = {
-        k: {"source": v} if isinstance(v, str) else v for k, v in columns.items()
-    }
+    payload["columns"] = {k: {"source": v} if isinstance(v, str) else v for k, v in columns.items()}
     try:
         return Mapping.model_validate(payload)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"mapping file {path}: {problems}") from None
 
 

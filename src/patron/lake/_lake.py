@@ -90,7 +90,7 @@ class Lake:
         prefix = f"{layer}/"
         state = self.catalog.state()
         keys = set(state.tables) | set(state.archived)
-        return sorted(k[len(prefix):] for k in keys if k.startswith(prefix))
+        return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
 
     def files(self, layer: str, table: str, *, include_archive: bool = False) -> list[str]:
         """Absolute paths (or URLs) of the committed files of a table."""
@@ -213,7 +213,9 @@ class Lake:
         """Read a whole table into pandas (for small tables: scores, summaries, reports)."""
         con = duckdb.connect()
         try:
-            return con.sql(f"SELECT * FROM {self.scan_sql(layer, table, include_archive=include_archive)}").df()
+            return con.sql(
+                f"SELECT * FROM {self.scan_sql(layer, table, include_archive=include_archive)}"
+            ).df()
         finally:
             con.close()
 
@@ -273,7 +275,8 @@ def _copy_to_parquet(
             f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({cols}), OVERWRITE_OR_IGNORE)"
         )
     else:
-        con.execute(f"COPY ({sql}) TO '{(out / 'data.parquet').as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+        target = (out / "data.parquet").as_posix()
+        con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
 
 
 _PRODUCERS = {

@@ -20,7 +20,7 @@ _MONTH = re.compile(r"(?:^|/)month=(\d{4})-(\d{2})(?:/|$)")
 
 
 def parse_age(text: str) -> int:
-    """Parse an age such as ``24M`` (months), ``2Y`` (years) or ``90D`` (days → months, rounded up)."""
+    """Parse an age: ``24M`` (months), ``2Y`` (years) or ``90D`` (days, rounded up to months)."""
     match = re.fullmatch(r"\s*(\d+)\s*([MmYyDd]?)\s*", text)
     if not match:
         raise PatronError(
