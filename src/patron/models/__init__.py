@@ -1,0 +1,1 @@
+"""Customer models: scikit-learn style estimators for segments, churn, purchase, spend and CLV."""
