@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,6 +55,124 @@ class IngestSettings(_Section):
     )
 
 
+#: the canonical tables a ``[clean]`` rule can name (mirrors :data:`patron.schema.TABLES`)
+CleanTable = Literal[
+    "customers", "orders", "sessions", "support_tickets", "social_posts", "marketing"
+]
+MissingStrategy = Literal["mean", "median", "mode", "constant", "drop", "flag"]
+
+
+class MissingRule(_Section):
+    """What to do with a null in one column; ``value`` is the fill for ``constant``."""
+
+    strategy: MissingStrategy
+    value: str | float | bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `device = "mode"` is short for `device = { strategy = "mode" }`
+        return {"strategy": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _constant_needs_value(self) -> MissingRule:
+        if self.strategy == "constant" and self.value is None:
+            raise ValueError("strategy 'constant' needs a value, e.g. { strategy = "
+                             "\"constant\", value = \"other\" }")
+        return self
+
+
+class OutlierRule(_Section):
+    """One outlier rule: ``iqr`` flags values outside [Q1 − k·IQR, Q3 + k·IQR] (k =
+    ``threshold``), ``zscore`` values more than ``threshold`` sample standard deviations from
+    the mean; both within ``group_by`` when given (e.g. prices within a category)."""
+
+    column: str
+    method: Literal["zscore", "iqr"] = "iqr"
+    action: Literal["flag", "cap", "drop"] = "flag"
+    threshold: float = Field(3.0, gt=0)
+    group_by: str | None = None
+
+
+def _default_missing() -> dict[str, dict[str, MissingRule]]:
+    def rule(strategy: str, value: str | None = None) -> MissingRule:
+        return MissingRule(strategy=strategy, value=value)  # type: ignore[arg-type]
+
+    return {
+        "customers": {"gender": rule("constant", "unknown"), "region": rule("flag")},
+        "orders": {"category": rule("constant", "Other"), "device": rule("constant", "other"),
+                   "region": rule("mode")},
+        "sessions": {"device": rule("constant", "other"), "source": rule("constant", "(none)"),
+                     "medium": rule("constant", "(none)")},
+        "support_tickets": {"satisfaction": rule("flag"), "category": rule("constant", "other")},
+        "social_posts": {"platform": rule("constant", "unknown")},
+    }
+
+
+def _default_outliers() -> dict[str, list[OutlierRule]]:
+    return {
+        "orders": [
+            OutlierRule(column="quantity", method="zscore", action="drop", threshold=6.0),
+            OutlierRule(column="unit_price", method="zscore", action="drop", threshold=6.0,
+                        group_by="category"),
+        ],
+        "sessions": [
+            OutlierRule(column="duration_s", method="zscore", action="cap", threshold=6.0),
+            OutlierRule(column="pages", method="zscore", action="cap", threshold=6.0),
+        ],
+    }
+
+
+#: the product categories synthetic data and most retail exports use
+DEFAULT_CATEGORIES = ("Electronics", "Apparel", "Home", "Beauty", "Sports", "Books", "Grocery",
+                      "Toys")
+
+
+class CleanSettings(_Section):
+    """Rules of ``patron clean`` (raw → clean). See :mod:`patron.clean`."""
+
+    dedupe_content: bool = Field(
+        True, description="also drop rows whose content repeats under a different event_id"
+    )
+    missing: dict[CleanTable, dict[str, MissingRule]] = Field(default_factory=_default_missing)
+    outliers: dict[CleanTable, list[OutlierRule]] = Field(default_factory=_default_outliers)
+    categories: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CATEGORIES),
+        description="known order categories; matched after trimming and ignoring case",
+    )
+    category_aliases: dict[str, str] = Field(
+        default_factory=dict, description="other spellings → a known category, e.g. toys!! = Toys"
+    )
+    other_category: str = Field("Other", min_length=1, description="label of unknown categories")
+
+
+ModelAlgorithm = Literal["logistic", "random_forest", "gradient_boosting"]
+
+
+class ModelSettings(_Section):
+    """Label definitions and training options of ``patron train`` (see :mod:`patron.models`).
+
+    Windows are in days. A customer *churns* at a cut-off when they bought within
+    ``churn_lookback_days`` before it and not within ``churn_horizon_days`` from it.
+    """
+
+    churn_lookback_days: int = Field(365, ge=1, description="active = bought in these days")
+    churn_horizon_days: int = Field(90, ge=1, description="churn = no purchase in these days")
+    purchase_horizons_days: list[int] = Field(
+        default_factory=lambda: [7, 30], min_length=1, description="purchase-in-H-days labels"
+    )
+    spend_horizon_days: int = Field(30, ge=1, description="spend = revenue in these days")
+    clv_horizon_days: int = Field(365, ge=1, description="CLV = revenue in these days")
+    training_cutoffs: int = Field(3, ge=1, le=24, description="rolling snapshots per training set")
+    cutoff_spacing_days: int = Field(60, ge=1, description="days between training snapshots")
+    algorithm: ModelAlgorithm = Field("gradient_boosting", description="default classifier")
+    segments_min: int = Field(3, ge=2, description="smallest k tried by the segmenter")
+    segments_max: int = Field(7, ge=2, description="largest k tried by the segmenter")
+    registry_path: str = Field(
+        "", description="folder of saved models; empty: <lake>/_models"
+    )
+
+
 class Settings(BaseSettings):
     """All of patron's settings. ``Settings.load()`` is the one way to build them."""
 
@@ -68,6 +186,8 @@ class Settings(BaseSettings):
     lake: LakeSettings = Field(default_factory=LakeSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    clean: CleanSettings = Field(default_factory=CleanSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
 
     #: directory that relative paths are resolved against (the config file's folder)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -176,4 +296,84 @@ default_currency = "USD"
 encoding = "utf-8"
 # Timestamps up to this many hours in the future are accepted (clock skew).
 max_future_skew_hours = 24.0
+
+[clean]
+# Also drop rows whose content repeats under a different event_id (same order line
+# exported twice with different ids). Rows with the same event_id are always deduplicated.
+dedupe_content = true
+# Known order categories, matched after trimming and ignoring case ("electronics " →
+# "Electronics"); anything else becomes other_category. Aliases add other spellings.
+categories = ["Electronics", "Apparel", "Home", "Beauty", "Sports", "Books", "Grocery", "Toys"]
+other_category = "Other"
+# category_aliases = { "toys!!" = "Toys" }
+
+# Missing values, per table and column: "mean", "median", "mode", "drop" (remove the row),
+# "flag" (keep the null, add <column>_missing) or { strategy = "constant", value = ... }.
+[clean.missing.customers]
+gender = { strategy = "constant", value = "unknown" }
+region = "flag"
+
+[clean.missing.orders]
+category = { strategy = "constant", value = "Other" }
+device = { strategy = "constant", value = "other" }
+region = "mode"
+
+[clean.missing.sessions]
+device = { strategy = "constant", value = "other" }
+source = { strategy = "constant", value = "(none)" }
+medium = { strategy = "constant", value = "(none)" }
+
+[clean.missing.support_tickets]
+satisfaction = "flag"
+category = { strategy = "constant", value = "other" }
+
+[clean.missing.social_posts]
+platform = { strategy = "constant", value = "unknown" }
+
+# Outliers, per table: method "iqr" (outside Q1 - k*IQR .. Q3 + k*IQR, k = threshold) or
+# "zscore" (more than threshold standard deviations from the mean), optionally within a
+# group; action "flag" (add <column>_outlier), "cap" (clip to the bounds) or "drop".
+[[clean.outliers.orders]]
+column = "quantity"
+method = "zscore"
+action = "drop"
+threshold = 6.0
+
+[[clean.outliers.orders]]
+column = "unit_price"
+method = "zscore"
+action = "drop"
+threshold = 6.0
+group_by = "category"
+
+[[clean.outliers.sessions]]
+column = "duration_s"
+method = "zscore"
+action = "cap"
+threshold = 6.0
+
+[[clean.outliers.sessions]]
+column = "pages"
+method = "zscore"
+action = "cap"
+threshold = 6.0
+
+[models]
+# Labels, per cut-off date (windows in days). Churn: bought in the look-back window before
+# the cut-off and not in the horizon after it. Purchase: bought within each horizon.
+churn_lookback_days = 365
+churn_horizon_days = 90
+purchase_horizons_days = [7, 30]
+spend_horizon_days = 30
+clv_horizon_days = 365
+# Training stacks this many cut-offs, spaced this many days apart (rolling snapshots).
+training_cutoffs = 3
+cutoff_spacing_days = 60
+# Default classifier: "gradient_boosting", "random_forest" or "logistic".
+algorithm = "gradient_boosting"
+# The segmenter tries k = segments_min .. segments_max and keeps the best silhouette.
+segments_min = 3
+segments_max = 7
+# Where trained models are kept; empty means <lake>/_models.
+registry_path = ""
 """

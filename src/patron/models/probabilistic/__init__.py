@@ -12,6 +12,7 @@ from patron.models.probabilistic._bgbb import BetaGeoBetaBinomModel
 from patron.models.probabilistic._clv import PERIODS_PER_MONTH, customer_lifetime_value
 from patron.models.probabilistic._gamma_gamma import GammaGammaModel
 from patron.models.probabilistic._pareto_nbd import ParetoNBDModel
+from patron.models.probabilistic._scoring import TRANSACTION_MODELS, CLVScores, score_clv
 from patron.models.probabilistic._simulate import (
     simulate_beta_geo,
     simulate_beta_geo_beta_binom,
@@ -21,12 +22,15 @@ from patron.models.probabilistic._simulate import (
 
 __all__ = [
     "PERIODS_PER_MONTH",
+    "TRANSACTION_MODELS",
+    "CLVScores",
     "BetaGeoBetaBinomModel",
     "BetaGeoModel",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "customer_lifetime_value",
+    "score_clv",
     "simulate_beta_geo",
     "simulate_beta_geo_beta_binom",
     "simulate_gamma_gamma",
