@@ -23,9 +23,9 @@ from patron.models.probabilistic._simulate import (
 __all__ = [
     "PERIODS_PER_MONTH",
     "TRANSACTION_MODELS",
-    "CLVScores",
     "BetaGeoBetaBinomModel",
     "BetaGeoModel",
+    "CLVScores",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
