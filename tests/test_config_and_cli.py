@@ -79,3 +79,20 @@ def test_cli_bad_config_exits_2(tmp_path):
     (tmp_path / "patron.toml").write_text('[engine]\nbackend = "x"\n')
     result = run("lake", "status", cwd=tmp_path)
     assert result.returncode == 2 and "engine.backend" in result.stderr
+
+
+def test_cli_compact_and_archive(tmp_path):
+    assert run("init", "proj", cwd=tmp_path).returncode == 0
+    proj = tmp_path / "proj"
+    for month in ("2019-01", "2019-02", "2026-01"):
+        for part in range(2):
+            (proj / f"orders-{month}-{part}.csv").write_text(
+                "order_id,customer_id,ts,quantity,unit_price\n"
+                f"o{month}{part},c1,{month}-1{part} 10:00:00,1,5\n"
+            )
+    assert run("ingest", ".", cwd=proj).returncode == 0
+    compacted = run("lake", "compact", cwd=proj)
+    assert "raw/orders: 6 → 3 file(s)" in compacted.stdout, compacted.stdout
+    archived = run("lake", "archive", "--older-than", "24M", cwd=proj)
+    assert archived.returncode == 0 and "archived 2 file(s) in 2 partition(s)" in archived.stdout
+    assert len(list((proj / "lake" / "archive").rglob("*.parquet"))) == 2

@@ -8,13 +8,22 @@ the key, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -31,8 +40,9 @@ class _Section(BaseModel):
 
 class LakeSettings(_Section):
     path: Path = Field(Path("lake"), description="lake root; relative to the config file")
-    cold_path: str = Field(
-        "lake-archive", description="cold tier for archived partitions: a path or a URL"
+    cold_path: str | None = Field(
+        None, description="cold tier for archived partitions: a path or a URL; "
+        "default: the lake's archive/ layer"
     )
     partition_by_region: bool = Field(False, description="add region= partitions to events")
     compact_below_mb: float = Field(
@@ -52,6 +62,18 @@ class IngestSettings(_Section):
     encoding: str = Field("utf-8", description="CSV encoding, or 'auto' to detect")
     max_future_skew_hours: float = Field(
         24.0, ge=0, description="timestamps up to this far in the future are accepted (clock skew)"
+    )
+
+
+class StreamSettings(_Section):
+    """``patron stream``: where the Kafka events come from and how they are batched."""
+
+    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers host:port")
+    topic: str = Field("events", min_length=1, description="topic of JSON events")
+    group: str = Field("patron", min_length=1, description="consumer group id")
+    batch_events: int = Field(50_000, ge=1, description="events per micro-batch (at most)")
+    batch_seconds: float = Field(
+        1.0, gt=0, description="seconds a micro-batch may gather events before its commit"
     )
 
 
@@ -173,6 +195,25 @@ class ModelSettings(_Section):
     )
 
 
+class ApiSettings(_Section):
+    """``patron serve``: who may call the scoring API (header ``X-API-Key``)."""
+
+    keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="accepted API keys; also PATRON_API__KEYS as a JSON list or 'k1,k2'",
+    )
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [k.strip() for k in text.split(",") if k.strip()]
+        return value
+
+
 class Settings(BaseSettings):
     """All of patron's settings. ``Settings.load()`` is the one way to build them."""
 
@@ -187,7 +228,9 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     #: directory that relative paths are resolved against (the config file's folder)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -233,6 +276,8 @@ class Settings(BaseSettings):
     @property
     def cold_path(self) -> str:
         cold = self.lake.cold_path
+        if not cold:
+            return str(self.lake_path / "archive")
         if "://" in cold or Path(cold).is_absolute():
             return cold
         return str((self.root / cold).resolve())
@@ -275,7 +320,8 @@ DEFAULT_TOML = """\
 # Root of the Parquet lake, relative to this file.
 path = "lake"
 # Cold tier that `patron lake archive` moves old partitions to: a path or a URL.
-cold_path = "lake-archive"
+# Unset, it is the lake's own archive/ layer.
+# cold_path = "/mnt/cold/patron"
 # Also partition event tables by region (region=EU/...), besides month=YYYY-MM.
 partition_by_region = false
 # Compaction merges files smaller than this many megabytes.
@@ -296,6 +342,15 @@ default_currency = "USD"
 encoding = "utf-8"
 # Timestamps up to this many hours in the future are accepted (clock skew).
 max_future_skew_hours = 24.0
+
+[stream]
+# patron stream: Kafka bootstrap servers, topic of JSON events and consumer group.
+bootstrap = "127.0.0.1:9092"
+topic = "events"
+group = "patron"
+# A micro-batch is committed to the lake at this many events or after this many seconds.
+batch_events = 50000
+batch_seconds = 1.0
 
 [clean]
 # Also drop rows whose content repeats under a different event_id (same order line
@@ -376,4 +431,9 @@ segments_min = 3
 segments_max = 7
 # Where trained models are kept; empty means <lake>/_models.
 registry_path = ""
+
+[api]
+# Keys accepted by `patron serve` in the X-API-Key header. Prefer the environment:
+# PATRON_API__KEYS='["key-1", "key-2"]' (or "key-1,key-2"), so keys stay out of files.
+keys = []
 """

@@ -247,3 +247,17 @@ def test_mapping_file_with_formats_and_constants(tmp_path, lake):
     assert result.accepted == 1
     raw = lake.read("raw", "orders")
     assert str(raw["ts"][0]) == "2024-12-24 18:30:00" and raw["channel"][0] == "store"
+
+
+def test_region_partitions_when_configured(tmp_path, lake):
+    lines = [
+        GOOD.format(n=1),
+        GOOD.format(n=2).replace(",EU,", ",NA,"),
+        GOOD.format(n=3).replace(",EU,", ",,"),
+    ]
+    ingest_file(lake, write_csv(tmp_path / "orders.csv", lines), "orders", partition_by_region=True)
+    folders = {Path(f).parent.name for f in lake.files("raw", "orders")}
+    assert folders == {"region=EU", "region=NA", "region=__HIVE_DEFAULT_PARTITION__"}
+    raw = lake.read("raw", "orders").sort_values("order_id")
+    assert raw["region"].tolist()[:2] == ["EU", "NA"] and raw["region"].isna().tolist()[2]
+    assert set(raw["month"]) == {"2024-01"}
