@@ -180,3 +180,18 @@ def test_parse_age(text, months):
 def test_parse_age_rejects_nonsense():
     with pytest.raises(patron.PatronError, match="24M"):
         parse_age("two years")
+
+
+def test_recovery_keeps_partitions_archived_inside_the_lake(lake):
+    for month, start in (("2020-01", 0), ("2026-10", 10)):
+        lake.write_arrow(
+            orders_frame(10, month, start),
+            "raw",
+            "orders",
+            batch_id=month,
+            partition_by=["month"],
+            mode="append",
+        )
+    assert archive(lake, 24, today=date(2026, 11, 1)).files == 1
+    assert lake.catalog.recover() == 0
+    assert len(lake.read("raw", "orders", include_archive=True)) == 20

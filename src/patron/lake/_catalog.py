@@ -255,11 +255,15 @@ class Catalog:
         staging = self.root / STAGING_DIR
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-        committed = {f for files in state.tables.values() for f in files}
-        committed |= {f for files in state.archived.values() for f in files}
+        committed = {
+            os.path.normpath(f if os.path.isabs(f) else os.path.join(self.root, f))
+            for files in (*state.tables.values(), *state.archived.values())
+            for f in files
+            if not _is_url(f)
+        }
         for parquet in self.root.rglob("*.parquet"):
             rel = parquet.relative_to(self.root).as_posix()
-            if rel.startswith("_") or rel in committed:
+            if rel.startswith("_") or os.path.normpath(parquet) in committed:
                 continue
             parquet.unlink(missing_ok=True)
             removed += 1
