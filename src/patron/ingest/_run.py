@@ -272,10 +272,13 @@ def _stage_quarantine(
     kind: str,
     staged: Path,
     rejects: list[tuple[int, str, str, str]],
-    source: SourceRelation,
+    source: SourceRelation | None,
     result: IngestResult,
 ) -> None:
-    """Write the quarantined rows of a batch as one file with their physical row numbers."""
+    """Write the quarantined rows of a batch as one file with their physical row numbers.
+
+    ``source`` is needed only for ``rejects`` (CSV lines DuckDB could not parse).
+    """
     q_dir = staged / "_layer=quarantine"
     files = sorted(str(p) for p in q_dir.rglob("*.parquet")) if q_dir.exists() else []
     columns = ", ".join(QUARANTINE_COLUMNS)
@@ -295,7 +298,7 @@ def _stage_quarantine(
         now = datetime.now(UTC).replace(tzinfo=None)
         extra = pa.table(
             {
-                "_source": [str(source.path)] * len(rejects),
+                "_source": [str(source.path if source else "")] * len(rejects),
                 "_source_row": [line for line, *_ in rejects],
                 "_rule": [rule for _, rule, _, _ in rejects],
                 "_reason": [reason for _, _, reason, _ in rejects],

@@ -144,9 +144,15 @@ class Catalog:
         return out
 
     def find_batch(self, batch_id: str) -> LogEntry | None:
-        for entry in reversed(self.entries()):
-            if entry.batch_id == batch_id:
-                return entry
+        """The latest committed entry of a batch; log file names carry the batch id."""
+        seq = self.state().seq
+        log_dir = self.root / LOG_DIR
+        if not log_dir.exists():
+            return None
+        for path in sorted(log_dir.glob(f"*-{batch_id}.json"), reverse=True):
+            if int(path.name.split("-", 1)[0]) <= seq:
+                with open(path, encoding="utf-8") as fh:
+                    return LogEntry.from_json(json.load(fh))
         return None
 
     # -- writing -----------------------------------------------------------------------
@@ -240,33 +246,43 @@ class Catalog:
                 (self.root / rel).unlink(missing_ok=True)
 
     def recover(self) -> int:
-        """Delete what a killed writer left behind; returns the number of files removed."""
-        with self.lock():
-            return self._recover_locked()
+        """Delete what a killed writer left behind; returns the number of files removed.
 
-    def _recover_locked(self) -> int:
+        Looks at every Parquet file of the lake; writes only look for the files of batches
+        whose staging folder a killed writer left behind, which keeps a commit cheap however
+        many files the lake holds.
+        """
+        with self.lock():
+            return self._recover_locked(full=True)
+
+    def _recover_locked(self, *, full: bool = False) -> int:
         state = self.state()
-        removed = 0
         log_dir = self.root / LOG_DIR
         if log_dir.exists():
-            for path in log_dir.glob("*.json"):
-                if int(path.name.split("-", 1)[0]) > state.seq:
-                    path.unlink(missing_ok=True)
+            for name in os.listdir(log_dir):
+                if name.endswith(".json") and int(name.split("-", 1)[0]) > state.seq:
+                    (log_dir / name).unlink(missing_ok=True)
         staging = self.root / STAGING_DIR
+        interrupted = sorted(p.name for p in staging.iterdir()) if staging.exists() else []
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+        if not full and not interrupted:
+            return 0
         committed = {
             os.path.normpath(f if os.path.isabs(f) else os.path.join(self.root, f))
             for files in (*state.tables.values(), *state.archived.values())
             for f in files
             if not _is_url(f)
         }
-        for parquet in self.root.rglob("*.parquet"):
-            rel = parquet.relative_to(self.root).as_posix()
-            if rel.startswith("_") or os.path.normpath(parquet) in committed:
-                continue
-            parquet.unlink(missing_ok=True)
-            removed += 1
+        removed = 0
+        patterns = ["*.parquet"] if full else [f"*-{batch}-*.parquet" for batch in interrupted]
+        for pattern in patterns:
+            for parquet in self.root.rglob(pattern):
+                rel = parquet.relative_to(self.root).as_posix()
+                if rel.startswith("_") or os.path.normpath(parquet) in committed:
+                    continue
+                parquet.unlink(missing_ok=True)
+                removed += 1
         if removed:
             log.warning("removed %d uncommitted file(s) left by an interrupted write", removed)
         return removed
