@@ -104,20 +104,15 @@ def synth(
     ] = "mixed",
 ) -> None:
     """Generate realistic multi-source customer data with known ground truth."""
-    from patron.synth import generate
-
-    with progress_bar() as bar:
-        task = bar.add_task("synthesising customers", total=customers)
-        result = generate(
-            out,
-            customers=customers,
-            seed=seed,
-            dirt=dirt,
-            start=start,
-            end=end,
-            orders_format=orders_format,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    result = synthesise(
+        out,
+        customers=customers,
+        seed=seed,
+        dirt=dirt,
+        start=start,
+        end=end,
+        orders_format=orders_format,
+    )
     table = Table(title=f"synthetic data in {result.out_dir}")
     table.add_column("file")
     table.add_column("rows", justify="right")
@@ -125,6 +120,20 @@ def synth(
         table.add_row(kind, f"{n:,}")
     console.print(table)
     console.print(f"{result.seconds:.1f} s")
+
+
+def synthesise(out: Path, *, customers: int, **options):
+    """Run the synthetic data generator with a progress bar; returns its SynthResult."""
+    from patron.synth import generate
+
+    with progress_bar() as bar:
+        task = bar.add_task("synthesising customers", total=customers)
+        return generate(
+            out,
+            customers=customers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            **options,
+        )
 
 
 # -- ingest --------------------------------------------------------------------------

@@ -41,8 +41,7 @@ def run_demo(
     directory: Path, *, customers: int, seed: int, dirt: float, console: Console
 ) -> dict[str, float]:
     """Run every demo step; returns seconds per step."""
-    from patron.apps.cli import ingest_paths, print_accounting, print_lake_status, progress_bar
-    from patron.synth import generate
+    from patron.apps.cli import ingest_paths, print_accounting, print_lake_status, synthesise
 
     timings: dict[str, float] = {}
     directory = directory.resolve()
@@ -62,15 +61,7 @@ def run_demo(
     if marker.exists() and json.loads(marker.read_text()) == params:
         console.print(f"reusing synthetic data in {data}")
     else:
-        with progress_bar() as bar:
-            task = bar.add_task("synthesising customers", total=customers)
-            result = generate(
-                data,
-                customers=customers,
-                seed=seed,
-                dirt=dirt,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        result = synthesise(data, customers=customers, seed=seed, dirt=dirt)
         marker.write_text(json.dumps(params))
         console.print(
             ", ".join(f"{kind}: {n:,}" for kind, n in result.rows.items())
