@@ -35,7 +35,10 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "date": pa.date32(),
 }
 
-#: Columns patron adds to every row it stores in the lake.
+#: Columns patron adds to every row it stores in the lake. ``_source_row`` is, in the
+#: quarantine, the row of the source a user can open (for CSV the line, header counted;
+#: for Kafka the offset); in the raw layer the number of the record among those the reader
+#: parsed, which is the line number minus the header unless earlier lines were quarantined.
 LINEAGE_COLUMNS: tuple[str, ...] = ("event_id", "_batch_id", "_ingested_at", "_source_row")
 
 

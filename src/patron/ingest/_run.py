@@ -177,8 +177,6 @@ def ingest_file(
                     f"{path}: reading failed: {str(exc).strip().splitlines()[0]}"
                 ) from None
             rejects = csv_rejects(con, source, encoding, _cast_rules(mapping, spec, native))
-            if rejects:
-                _renumber_rows(con, staged, [line for line, *_ in rejects], source.header_lines)
             _account(con, result, staged, rejects, spec.name)
             if not result.balanced:  # pragma: no cover - a bug, never a data problem
                 raise PatronError(
@@ -294,6 +292,9 @@ def _stage_quarantine(
     if not tables and not rejects:
         return
     quarantine = pa.concat_tables(tables).cast(_QUARANTINE_SCHEMA) if tables else None
+    if quarantine is not None and rejects and source is not None:
+        reject_lines = [line for line, *_ in rejects]
+        quarantine = _physical_rows(quarantine, reject_lines, source.header_lines)
     if rejects:
         now = datetime.now(UTC).replace(tzinfo=None)
         extra = pa.table(
@@ -329,29 +330,19 @@ _QUARANTINE_SCHEMA = pa.schema(
 )
 
 
-def _renumber_rows(
-    con: duckdb.DuckDBPyConnection, staged: Path, reject_lines: list[int], header_lines: int
-) -> None:
-    """Turn CSV record numbers into line numbers where DuckDB rejected some lines.
+def _physical_rows(table: pa.Table, reject_lines: list[int], header_lines: int) -> pa.Table:
+    """Turn CSV record numbers of quarantined rows into line numbers.
 
-    The k-th parsed record sits at line ``header + k + #{j : L_j - header - j < k}``, where
-    ``L_1 < L_2 < …`` are the rejected lines (1-based j). Only files of batches with
-    rejected lines are rewritten, so clean files cost nothing.
+    DuckDB numbers the records it parsed, skipping the lines it rejected. The k-th parsed
+    record sits at line ``header + k + #{j : L_j - header - j < k}``, where ``L_1 < L_2 < …``
+    are the rejected lines (1-based j). Only quarantined rows are renumbered: they are few,
+    and a user fixing a file needs their exact lines; raw rows keep the record number.
     """
-    lines = sorted(set(reject_lines))
-    values = ", ".join(f"({line - header_lines - j})" for j, line in enumerate(lines, start=1))
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _patron_thresholds AS "
-        "SELECT t, max(n) AS n FROM (SELECT t, count(*) OVER (ORDER BY t) AS n "
-        f"FROM (VALUES {values}) v(t)) GROUP BY t"
-    )
-    for path in sorted(staged.rglob("*.parquet")):
-        tmp = path.with_name(path.name + ".renumbered")
-        con.execute(
-            f"COPY (SELECT f.* REPLACE (f._source_row + coalesce(th.n, 0) AS _source_row) "
-            f"FROM read_parquet('{path.as_posix()}', hive_partitioning = false) f "
-            "ASOF LEFT JOIN _patron_thresholds th "
-            f"ON f._source_row - {header_lines} > th.t) "
-            f"TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)"
-        )
-        tmp.replace(path)
+    import numpy as np
+
+    lines = np.asarray(sorted(set(reject_lines)), dtype=np.int64)
+    thresholds = lines - header_lines - np.arange(1, len(lines) + 1)
+    records = table.column("_source_row").to_numpy(zero_copy_only=False) - header_lines
+    physical = header_lines + records + np.searchsorted(thresholds, records, side="left")
+    index = table.schema.get_field_index("_source_row")
+    return table.set_column(index, "_source_row", pa.array(physical, pa.int64()))

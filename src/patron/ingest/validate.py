@@ -278,9 +278,9 @@ def canonical_sql(
         cm = mapping.columns["event_id"]
         origin, is_text = _origin(cm, source_types)
         event_raw = _text_value(origin, cm, missing) if is_text else origin
-        event_id = f"COALESCE(CAST({event_raw} AS VARCHAR), {_key_hash(spec)})"
+        event_id = f"COALESCE(CAST({event_raw} AS VARCHAR), {_key_id(spec)})"
     else:
-        event_id = _key_hash(spec)
+        event_id = _key_id(spec)
 
     rule_case = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r, _ in checks) + " END"
     # the reason is looked up by rule, so each condition is evaluated once per row
@@ -317,7 +317,15 @@ FROM _checked
     return CanonicalQuery(sql=sql, columns=out_cols)
 
 
-def _key_hash(spec: TableSpec) -> str:
-    """A stable event id: the table name and its key columns, hashed (24 hex digits)."""
-    parts = ", ".join(f"coalesce(CAST({quote_ident('_t_' + k)} AS VARCHAR), '')" for k in spec.key)
-    return f"substr(md5(concat_ws('|', '{spec.name}', {parts})), 1, 24)"
+def _key_id(spec: TableSpec) -> str:
+    """A stable event id from the table's key: the key value itself, or the key columns
+    joined with ``|`` (with ``\\`` and ``|`` escaped inside values, so distinct keys never
+    collide). Readable, and cheap: a hash of the key is random text that costs more to
+    compute and to compress than everything else the ingest writes."""
+    columns = [f"CAST({quote_ident('_t_' + k)} AS VARCHAR)" for k in spec.key]
+    if len(columns) == 1:
+        return columns[0]
+    escaped = ", ".join(
+        f"replace(replace(coalesce({c}, ''), '\\', '\\\\'), '|', '\\|')" for c in columns
+    )
+    return f"concat_ws('|', {escaped})"
