@@ -91,6 +91,7 @@ def test_incremental_reads_pick_up_exactly_the_new_rows_and_keep_each_version_on
         f"INSERT INTO {table} SELECT 'c' || g, DATE '2023-01-01' + g, 'EU', "
         "TIMESTAMP '2024-01-01' + (g / 10) * INTERVAL '1 hour' FROM generate_series(1, 100) g"
     )
+
     def read_new():
         return ingest_postgres(
             lake, URL, table=table, kind="customers", incremental_column="updated_at"
@@ -133,7 +134,10 @@ def test_unreachable_server_is_one_clear_error_without_password(lake):
     pytest.importorskip("psycopg")
     with pytest.raises(SourceError) as err:
         ingest_postgres(
-            lake, "postgresql://app:hunter2@127.0.0.1:1/shop", table="orders", kind="orders",
+            lake,
+            "postgresql://app:hunter2@127.0.0.1:1/shop",
+            table="orders",
+            kind="orders",
             connect_timeout_s=2,
         )
     assert str(err.value).startswith("postgresql://app@127.0.0.1:1/shop: cannot connect")
@@ -145,3 +149,45 @@ def test_missing_table_names_the_tables_that_exist(pg, lake):
     _orders(conn, schema, 5)
     with pytest.raises(SourceError, match=rf"table 'ordrs' does not exist.*{schema}\.orders"):
         ingest_postgres(lake, URL, table="ordrs", kind="orders")
+
+
+def test_cli_ingest_accepts_a_postgresql_url_and_reads_incrementally(pg, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    conn, schema = pg
+    _orders(conn, schema, 300)
+    conn.execute(f"ALTER TABLE {schema}.orders ADD COLUMN updated_at timestamptz DEFAULT now()")
+    (tmp_path / "patron.toml").write_text('[lake]\npath = "lake"\n')
+    patron = shutil.which("patron", path=str(Path(sys.executable).parent))
+    args = [
+        patron,
+        "ingest",
+        URL,
+        "--table",
+        f"{schema}.orders",
+        "--kind",
+        "orders",
+        "--incremental-column",
+        "updated_at",
+    ]
+    first = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "s3cret" not in first.stdout + first.stderr
+    assert "300" in first.stdout
+    conn.execute(
+        f"INSERT INTO {schema}.orders SELECT 'n' || g, 1, g, now(), 1, 5, 'completed', 'mobile', "
+        "now() + INTERVAL '1 second' FROM generate_series(1, 7) g"
+    )
+    second = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    rows = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{tmp_path}/lake/raw/orders/**/*.parquet')"
+    ).fetchone()[0]
+    assert rows == 300 - 10 + 7  # 10 of the first 300 were quarantined; 7 new rows
+    missing = subprocess.run(
+        args[:3] + ["--kind", "orders"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert missing.returncode == 2 and "needs --table" in missing.stderr

@@ -7,6 +7,7 @@ with status 2; a traceback is shown only with ``--debug``.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -141,7 +142,10 @@ def synthesise(out: Path, *, customers: int, **options):
 
 @app.command()
 def ingest(
-    sources: Annotated[list[Path], typer.Argument(help="files or folders to ingest")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="files, folders, postgresql://… or mongodb://… URLs"),
+    ],
     kind: Annotated[
         str | None,
         typer.Option(help="customers|orders|sessions|support_tickets|social_posts|marketing"),
@@ -152,23 +156,103 @@ def ingest(
     mapping: Annotated[Path | None, typer.Option(help="mapping file (TOML or JSON)")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding, or auto")] = None,
     sheet: Annotated[str | None, typer.Option(help="Excel worksheet")] = None,
+    table: Annotated[str | None, typer.Option(help="PostgreSQL table (schema.table)")] = None,
+    db: Annotated[str | None, typer.Option(help="MongoDB database")] = None,
+    collection: Annotated[str | None, typer.Option(help="MongoDB collection")] = None,
+    incremental_column: Annotated[
+        str | None,
+        typer.Option(help="column (PostgreSQL) or field (MongoDB, or _id) read incrementally"),
+    ] = None,
+    explode: Annotated[
+        str | None, typer.Option(help="MongoDB array field: one row per element")
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="rows per database fetch")] = 100_000,
 ) -> None:
-    """Ingest files into the lake: every row accepted or quarantined with a reason."""
+    """Ingest files, PostgreSQL tables or MongoDB collections: every row accepted or
+    quarantined with a reason."""
     from patron.lake import Lake
 
     cfg = settings()
     lake = Lake.from_settings(cfg)
-    results = ingest_paths(
-        lake,
-        cfg,
-        sources,
-        kind=kind,
-        preset=preset,
-        mapping=mapping,
-        encoding=encoding,
-        sheet=sheet,
-    )
+    urls = [s for s in sources if _DATABASE_URL.match(s)]
+    files = [Path(s) for s in sources if not _DATABASE_URL.match(s)]
+    results = []
+    if files:
+        results += ingest_paths(
+            lake,
+            cfg,
+            files,
+            kind=kind,
+            preset=preset,
+            mapping=mapping,
+            encoding=encoding,
+            sheet=sheet,
+        )
+    for url in urls:
+        results.append(
+            ingest_database(
+                lake,
+                cfg,
+                url,
+                kind=kind,
+                preset=preset,
+                mapping=mapping,
+                table=table,
+                db=db,
+                collection=collection,
+                incremental=incremental_column,
+                explode=explode,
+                chunk_rows=chunk_rows,
+            )
+        )
     print_accounting(results)
+
+
+_DATABASE_URL = re.compile(r"^(postgres(ql)?|mongodb(\+srv)?)://", re.IGNORECASE)
+
+
+def ingest_database(lake, cfg: Settings, url: str, **options):
+    """Ingest one PostgreSQL table or MongoDB collection named by a URL and options."""
+    from patron.ingest._live import safe_url
+
+    common = {
+        "kind": options["kind"],
+        "preset": options["preset"],
+        "mapping_file": options["mapping"],
+        "default_currency": cfg.ingest.default_currency,
+        "max_future_skew_hours": cfg.ingest.max_future_skew_hours,
+        "partition_by_region": cfg.lake.partition_by_region,
+    }
+    if url.lower().startswith("mongodb"):
+        from patron.ingest.mongo import ingest_mongo
+
+        if not options["db"] or not options["collection"]:
+            raise SourceError(f"{safe_url(url)}: a MongoDB source needs --db and --collection")
+        with console.status(f"reading {options['db']}.{options['collection']} …"):
+            return ingest_mongo(
+                lake,
+                url,
+                db=options["db"],
+                collection=options["collection"],
+                incremental_field=options["incremental"],
+                explode=options["explode"],
+                **common,
+            )
+    from patron.ingest.sql import ingest_postgres
+
+    if not options["table"]:
+        raise SourceError(f"{safe_url(url)}: a PostgreSQL source needs --table")
+    with console.status(f"reading {options['table']} …"):
+        return ingest_postgres(
+            lake,
+            url,
+            table=options["table"],
+            incremental_column=options["incremental"],
+            chunk_rows=options["chunk_rows"],
+            memory_limit=cfg.engine.memory_limit,
+            threads=cfg.engine.threads,
+            **common,
+        )
 
 
 def ingest_paths(lake, cfg: Settings, sources: list[Path], **options) -> list:

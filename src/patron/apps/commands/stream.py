@@ -45,7 +45,7 @@ def _parse_topic_kinds(pairs: list[str] | None) -> dict[str, str]:
 
 
 def register(app: typer.Typer) -> None:
-    from patron.apps.cli import console, print_accounting, settings
+    from patron.apps.cli import console, settings
 
     @app.command()
     def stream(
@@ -141,82 +141,3 @@ def register(app: typer.Typer) -> None:
         seconds = time.perf_counter() - began
         console.print(f"sent {sent:,} events to {topic} in {seconds:.1f} s "
                       f"({sent / max(seconds, 1e-9):,.0f}/s)")
-
-    @app.command("ingest-sql")
-    def ingest_sql(
-        url: Annotated[str, typer.Argument(help="postgresql://USER[:PASSWORD]@HOST:PORT/DB")],
-        table: Annotated[str, typer.Option(help="table or schema.table to read")],
-        kind: Annotated[
-            str | None,
-            typer.Option(help="customers|orders|sessions|support_tickets|social_posts|marketing"),
-        ] = None,
-        preset: Annotated[str | None, typer.Option(help="patron, uci-retail or generic")] = None,
-        mapping: Annotated[Path | None, typer.Option(help="mapping file (TOML or JSON)")] = None,
-        incremental_column: Annotated[
-            str | None, typer.Option(help="read only rows after the stored watermark of it")
-        ] = None,
-        chunk_rows: Annotated[int, typer.Option(min=1, help="rows per fetch")] = 100_000,
-    ) -> None:
-        """Ingest a PostgreSQL table (optionally incrementally) into the lake."""
-        from patron.ingest.sql import ingest_postgres
-        from patron.lake import Lake
-
-        cfg = settings()
-        with console.status(f"reading {table} …"):
-            result = ingest_postgres(
-                Lake.from_settings(cfg),
-                url,
-                table=table,
-                kind=kind,
-                preset=preset,
-                mapping_file=mapping,
-                incremental_column=incremental_column,
-                chunk_rows=chunk_rows,
-                default_currency=cfg.ingest.default_currency,
-                max_future_skew_hours=cfg.ingest.max_future_skew_hours,
-                partition_by_region=cfg.lake.partition_by_region,
-                memory_limit=cfg.engine.memory_limit,
-                threads=cfg.engine.threads,
-            )
-        print_accounting([result])
-
-    @app.command("ingest-mongo")
-    def ingest_mongo_cmd(
-        url: Annotated[str, typer.Argument(help="mongodb://[USER:PASSWORD@]HOST:PORT")],
-        db: Annotated[str, typer.Option(help="database")],
-        collection: Annotated[str, typer.Option(help="collection")],
-        kind: Annotated[
-            str | None,
-            typer.Option(help="customers|orders|sessions|support_tickets|social_posts|marketing"),
-        ] = None,
-        preset: Annotated[str | None, typer.Option(help="patron or generic")] = None,
-        mapping: Annotated[Path | None, typer.Option(help="mapping file (TOML or JSON)")] = None,
-        incremental_field: Annotated[
-            str | None, typer.Option(help="timestamp field or _id to read incrementally")
-        ] = None,
-        explode: Annotated[
-            str | None, typer.Option(help="array field: one row per element, e.g. items")
-        ] = None,
-    ) -> None:
-        """Ingest a MongoDB collection (nested fields as dot paths) into the lake."""
-        from patron.ingest.mongo import ingest_mongo
-        from patron.lake import Lake
-
-        cfg = settings()
-        with console.status(f"reading {db}.{collection} …"):
-            result = ingest_mongo(
-                Lake.from_settings(cfg),
-                url,
-                db=db,
-                collection=collection,
-                kind=kind,
-                preset=preset,
-                mapping_file=mapping,
-                incremental_field=incremental_field,
-                explode=explode,
-                default_currency=cfg.ingest.default_currency,
-                max_future_skew_hours=cfg.ingest.max_future_skew_hours,
-                partition_by_region=cfg.lake.partition_by_region,
-            )
-        print_accounting([result])
-
