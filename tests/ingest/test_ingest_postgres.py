@@ -188,6 +188,6 @@ def test_cli_ingest_accepts_a_postgresql_url_and_reads_incrementally(pg, tmp_pat
     ).fetchone()[0]
     assert rows == 300 - 10 + 7  # 10 of the first 300 were quarantined; 7 new rows
     missing = subprocess.run(
-        args[:3] + ["--kind", "orders"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [*args[:3], "--kind", "orders"], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert missing.returncode == 2 and "needs --table" in missing.stderr
