@@ -1,5 +1,4 @@
-"""Shared fixtures. Services are real; without them a test skips, except in CI
-(``PATRON_REQUIRE_SERVICES=1``), where a missing service is a failure."""
+"""Fixtures shared by every test (helpers live in ``support.py``)."""
 
 from __future__ import annotations
 
@@ -8,15 +7,7 @@ from pathlib import Path
 
 import pytest
 
-REQUIRE_SERVICES = os.environ.get("PATRON_REQUIRE_SERVICES") == "1"
-DATA = Path(__file__).parent / "data"
-
-
-def service_unavailable(reason: str) -> None:
-    """Skip (on a laptop) or fail (in CI) because a service the test needs is missing."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (PATRON_REQUIRE_SERVICES=1, so this fails instead of skipping)")
-    pytest.skip(reason)
+from support import REQUIRE_SERVICES, service_unavailable  # noqa: F401 - re-exported
 
 
 @pytest.fixture

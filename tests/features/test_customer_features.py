@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from features_data import AS_OF, duckdb_con, random_clean_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import AS_OF, duckdb_con, random_clean_tables
 from patron.config import Settings
 from patron.features import customer_features, write_features
 from patron.lake import Lake

@@ -7,9 +7,9 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from features_data import AS_OF, random_clean_tables
 
 import patron
-from conftest import AS_OF, random_clean_tables
 from patron.clean import clean_table, finish
 from patron.config import CleanSettings, OutlierRule, Settings
 from patron.features import calibration_and_holdout, customer_features, rfm_summary

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import service_unavailable
+from support import service_unavailable
 
 
 def free_port() -> int:

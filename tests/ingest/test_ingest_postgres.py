@@ -8,9 +8,9 @@ import uuid
 import duckdb
 import pytest
 
-from conftest import service_unavailable
 from patron.errors import SourceError
 from patron.ingest.sql import ingest_postgres
+from support import service_unavailable
 
 pytestmark = pytest.mark.services
 

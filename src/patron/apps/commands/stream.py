@@ -65,13 +65,21 @@ def register(app: typer.Typer) -> None:
         batch_seconds: Annotated[
             float | None, typer.Option(min=0.01, help="seconds per batch")
         ] = None,
+        live_scores: Annotated[
+            bool, typer.Option(help="rescore touched customers with the promoted models")
+        ] = True,
+        publish_url: Annotated[
+            str | None, typer.Option(help="postgresql://… to upsert live scores into")
+        ] = None,
     ) -> None:
         """Consume JSON events from Kafka into the lake (Ctrl-C commits and stops)."""
         from patron.ingest.kafka import stream_kafka
         from patron.lake import Lake
+        from patron.models._live import LiveScorer
 
         cfg = settings()
         lake = Lake.from_settings(cfg)
+        scorer = LiveScorer(cfg, lake, publish_url=publish_url) if live_scores else None
         opts = cfg.stream
         bootstrap = bootstrap or opts.bootstrap
         with Live(Text("joining the consumer group …"), console=console,
@@ -87,6 +95,7 @@ def register(app: typer.Typer) -> None:
                 max_events=max_events,
                 idle_timeout_s=idle_timeout,
                 on_status=lambda s: live.update(_status_line(s)),
+                on_batch=scorer,
                 default_currency=cfg.ingest.default_currency,
                 max_future_skew_hours=cfg.ingest.max_future_skew_hours,
             )
@@ -96,6 +105,13 @@ def register(app: typer.Typer) -> None:
             f"batch(es), {status.accepted:,} accepted, {status.quarantined:,} quarantined"
             + (f", {status.replayed:,} already in the lake" if status.replayed else "")
         )
+        if scorer is not None and scorer.batches:
+            latencies = sorted(scorer.latencies_s)
+            console.print(
+                f"live scores: {scorer.customers:,} customer(s) rescored in {scorer.batches:,} "
+                f"batch(es); commit-to-score p50 {latencies[len(latencies) // 2]:.2f} s, "
+                f"max {latencies[-1]:.2f} s (scores/live)"
+            )
 
     @app.command()
     def produce(
