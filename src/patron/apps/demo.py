@@ -57,7 +57,7 @@ def run_demo(
     console.rule("[bold]1. synthetic data")
     started = time.perf_counter()
     params = {"customers": customers, "seed": seed, "dirt": dirt}
-    marker = data / "synth.json"
+    marker = data / ".synth.json"
     if marker.exists() and json.loads(marker.read_text()) == params:
         console.print(f"reusing synthetic data in {data}")
     else:
