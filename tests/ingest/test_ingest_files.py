@@ -259,3 +259,12 @@ def test_region_partitions_when_configured(tmp_path, lake):
     raw = lake.read("raw", "orders").sort_values("order_id")
     assert raw["region"].tolist()[:2] == ["EU", "NA"] and raw["region"].isna().tolist()[2]
     assert set(raw["month"]) == {"2024-01"}
+
+
+def test_a_malformed_date_in_the_sniffed_sample_does_not_fail_the_good_ones(tmp_path, lake):
+    header = "customer_id,signup_date,updated_at"
+    lines = ["c0,31/02/2024,13/01/2024 10:00", "c1,not a date,"]
+    lines += [f"c{n},2024-0{1 + n % 9}-1{n % 10},2024-02-01 10:00:0{n % 10}" for n in range(2, 400)]
+    result = ingest_file(lake, write_csv(tmp_path / "customers.csv", lines, header), "customers")
+    assert (result.accepted, result.quarantined) == (398, 2)
+    assert result.quarantined_by_rule == {"signup_date:type": 2}
