@@ -33,8 +33,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from patron.errors import PatronError, SchemaError
-from patron.ingest._run import IngestResult, _account, _connect, _stage_quarantine
+from patron.errors import SchemaError
+from patron.ingest._run import IngestResult, _connect, copy_canonical, stage_batch
 from patron.ingest.mapping import Mapping, missing_required
 from patron.ingest.validate import canonical_sql, quote_literal
 from patron.lake import Lake, batch_id_for
@@ -306,8 +306,9 @@ def duckdb_types(schema: pa.Schema) -> dict[str, str]:
     for f in schema:
         text = str(f.type)
         out[f.name] = (
-            "TIMESTAMP WITH TIME ZONE" if text.startswith("timestamp[us, tz") else
-            ARROW_TO_DUCKDB.get(text, "VARCHAR")
+            "TIMESTAMP WITH TIME ZONE"
+            if text.startswith("timestamp[us, tz")
+            else ARROW_TO_DUCKDB.get(text, "VARCHAR")
         )
     return out
 
@@ -345,9 +346,7 @@ def commit_read(
     spool.close()
     mapping = read.mapping
     spec = table_spec(read.kind)
-    batch_id = batch_id_for(
-        "live", read.kind, *read.batch_parts, spool.sha256, mapping.signature()
-    )
+    batch_id = batch_id_for("live", read.kind, *read.batch_parts, spool.sha256, mapping.signature())
     result = IngestResult(
         source=read.source_name,
         kind=read.kind,
@@ -389,37 +388,18 @@ def commit_read(
             default_currency=default_currency,
             max_future_skew=timedelta(hours=max_future_skew_hours),
         )
-        partitions = ["_layer"]
-        if spec.partition_by_month:
-            partitions.append("month")
-        if partition_by_region and "region" in spec:
-            partitions.append("region")
         with lake.transaction(batch_id, f"ingest {read.kind}") as tx:
-            staged = tx.staging / "out"
-            staged.mkdir(parents=True)
-            try:
-                con.execute(
-                    f"COPY ({query.sql}) TO '{staged.as_posix()}' (FORMAT parquet, "
-                    f"COMPRESSION zstd, PARTITION_BY ({', '.join(partitions)}), "
-                    "FILENAME_PATTERN 'data_{i}')"
-                )
-            except Exception as exc:  # duckdb.Error: a mapping SQL expression that fails
-                raise PatronError(
-                    f"{read.source_name}: mapping failed: {first_line(exc)}",
-                    hint="check the sql expressions of the mapping",
-                ) from None
-            _account(con, result, staged, [], spec.name)
-            if result.rows_read != spool.rows:  # pragma: no cover - a bug, never data
-                raise PatronError(
-                    f"{read.source_name}: accounting does not balance: read {spool.rows}, "
-                    f"accepted {result.accepted}, quarantined {result.quarantined}"
-                )
-            raw_dir = staged / "_layer=raw"
-            if raw_dir.exists():
-                lake.stage_partitioned(tx, "raw", read.kind, raw_dir)
-            _stage_quarantine(con, tx, lake, read.kind, staged, [], None, result)
-            tx.meta.update(
-                {k: v for k, v in result.to_dict().items() if k not in ("skipped", "seconds")}
+            staged = copy_canonical(
+                con,
+                tx,
+                query.sql,
+                spec,
+                partition_by_region,
+                where=read.source_name,
+                hint="check the sql expressions of the mapping",
+            )
+            stage_batch(
+                con, lake, tx, staged, result, rejects=[], source=None, expected_rows=spool.rows
             )
             tx.meta["ingested_at"] = ingested_at.isoformat()
             tx.meta["format"] = read.source_name.split("://", 1)[0]
@@ -432,4 +412,3 @@ def commit_read(
         spool.remove()
     result.seconds = time.perf_counter() - started
     return result
-

@@ -157,48 +157,87 @@ def ingest_file(
             max_future_skew=timedelta(hours=max_future_skew_hours),
             reader_nulls=source.null_strings == mapping.missing_values,
         )
-        partitions = ["_layer"]
-        if spec.partition_by_month:
-            partitions.append("month")
-        if partition_by_region and "region" in spec:
-            partitions.append("region")
-
         with lake.transaction(batch_id, f"ingest {kind}") as tx:
-            staged = tx.staging / "out"
-            staged.mkdir(parents=True)
-            try:
-                con.execute(
-                    f"COPY ({query.sql}) TO '{staged.as_posix()}' (FORMAT parquet, "
-                    f"COMPRESSION zstd, PARTITION_BY ({', '.join(partitions)}), "
-                    "FILENAME_PATTERN 'data_{i}')"
-                )
-            except duckdb.Error as exc:
-                raise PatronError(
-                    f"{path}: reading failed: {str(exc).strip().splitlines()[0]}"
-                ) from None
+            staged = copy_canonical(con, tx, query.sql, spec, partition_by_region, where=str(path))
             rejects = csv_rejects(con, source, encoding, _cast_rules(mapping, spec, native))
-            _account(con, result, staged, rejects, spec.name)
-            if not result.balanced:  # pragma: no cover - a bug, never a data problem
-                raise PatronError(
-                    f"{path}: accounting does not balance: read {result.rows_read}, accepted "
-                    f"{result.accepted}, quarantined {result.quarantined}"
-                )
-            raw_dir = staged / "_layer=raw"
-            if raw_dir.exists():
-                lake.stage_partitioned(tx, "raw", kind, raw_dir)
-            _stage_quarantine(con, tx, lake, kind, staged, rejects, source, result)
-            tx.meta.update(
-                {k: v for k, v in result.to_dict().items() if k not in ("skipped", "seconds")}
+            stage_batch(
+                con, lake, tx, staged, result, rejects=rejects, source=source, expected_rows=None
             )
-            tx.meta["ingested_at"] = ingested_at.isoformat()
-            tx.meta["format"] = source.format
-            tx.meta["mapping_detail"] = mapping.describe()
+            tx.meta.update(
+                {
+                    "ingested_at": ingested_at.isoformat(),
+                    "format": source.format,
+                    "mapping_detail": mapping.describe(),
+                }
+            )
         result.seconds = time.perf_counter() - started
         return result
     finally:
         if source is not None:
             source.close()
         con.close()
+
+
+def copy_canonical(
+    con: duckdb.DuckDBPyConnection,
+    tx: Transaction,
+    sql: str,
+    spec: Any,
+    partition_by_region: bool,
+    *,
+    where: str,
+    hint: str | None = None,
+) -> Path:
+    """Run the canonical query once into the transaction's staging folder, split by
+    ``_layer`` (raw / quarantine) and ``month`` (and ``region`` when configured)."""
+    partitions = ["_layer"]
+    if spec.partition_by_month:
+        partitions.append("month")
+    if partition_by_region and "region" in spec:
+        partitions.append("region")
+    staged = tx.staging / "out"
+    staged.mkdir(parents=True)
+    try:
+        con.execute(
+            f"COPY ({sql}) TO '{staged.as_posix()}' (FORMAT parquet, COMPRESSION zstd, "
+            f"PARTITION_BY ({', '.join(partitions)}), FILENAME_PATTERN 'data_{{i}}')"
+        )
+    except duckdb.Error as exc:
+        raise PatronError(
+            f"{where}: reading failed: {str(exc).strip().splitlines()[0]}", hint=hint
+        ) from None
+    return staged
+
+
+def stage_batch(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    tx: Transaction,
+    staged: Path,
+    result: IngestResult,
+    *,
+    rejects: list[tuple[int, str, str, str]],
+    source: SourceRelation | None,
+    expected_rows: int | None,
+) -> None:
+    """Count what the canonical query staged, check the accounting, and add the raw and
+    quarantine files and the accounting to the transaction.
+
+    ``expected_rows`` is the number of rows the caller read itself, when it knows it; the
+    batch is refused (nothing committed) if the counts disagree.
+    """
+    _account(con, result, staged, rejects, result.kind)
+    read = result.rows_read if expected_rows is None else expected_rows
+    if read != result.accepted + result.quarantined:  # pragma: no cover - a bug, never data
+        raise PatronError(
+            f"{result.source}: accounting does not balance: read {read}, accepted "
+            f"{result.accepted}, quarantined {result.quarantined}"
+        )
+    raw_dir = staged / "_layer=raw"
+    if raw_dir.exists():
+        lake.stage_partitioned(tx, "raw", result.kind, raw_dir)
+    _stage_quarantine(con, tx, lake, result.kind, staged, rejects, source, result)
+    tx.meta.update({k: v for k, v in result.to_dict().items() if k not in ("skipped", "seconds")})
 
 
 def _cast_rules(mapping: Mapping, spec, native: dict[str, str]) -> dict[str, tuple[str, str]]:
