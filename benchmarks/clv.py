@@ -103,7 +103,9 @@ def bench_dataset(name: str, summary: pd.DataFrame) -> list[dict[str, Any]]:
     import lifetimes
 
     rfm = summary[["frequency", "recency", "T"]]
-    spend = summary.loc[summary["frequency"] > 0, ["frequency", "monetary_value"]]
+    # Gamma-Gamma is defined on repeat buyers with positive spend (CDNOW has $0 purchases)
+    buyers = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
+    spend = summary.loc[buyers, ["frequency", "monetary_value"]]
     repeat = 3 if len(summary) < 100_000 else 1
     cases = [
         ("BG/NBD", lambda: BetaGeoModel().fit(rfm),
