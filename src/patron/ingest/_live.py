@@ -34,7 +34,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from patron.errors import SchemaError
-from patron.ingest._run import IngestResult, _connect, copy_canonical, stage_batch
+from patron.ingest._run import (
+    IngestResult,
+    _connect,
+    already_ingested,
+    copy_canonical,
+    stage_batch,
+)
 from patron.ingest.mapping import Mapping, missing_required
 from patron.ingest.validate import canonical_sql, quote_literal
 from patron.lake import Lake, batch_id_for
@@ -360,15 +366,7 @@ def commit_read(
         result.seconds = time.perf_counter() - started
         log.info("%s: %s", read.source_name, hint_no_rows)
         return result
-    previous = lake.find_batch(batch_id)
-    if previous is not None:
-        result.skipped = True
-        result.previously_committed_at = previous.committed_at
-        for key in ("rows_read", "accepted", "anonymous", "quarantined"):
-            setattr(result, key, previous.meta.get(key, 0))
-        result.quarantined_by_rule = dict(previous.meta.get("quarantined_by_rule", {}))
-        result.seconds = time.perf_counter() - started
-        log.info("%s: already ingested as batch %s", read.source_name, batch_id)
+    if already_ingested(lake, result, started):
         return result
 
     con = _connect(memory_limit, threads)

@@ -132,15 +132,7 @@ def ingest_file(
             mapping=mapping.name,
             guessed=dict(mapping.guessed),
         )
-        previous = lake.find_batch(batch_id)
-        if previous is not None:
-            result.skipped = True
-            result.previously_committed_at = previous.committed_at
-            for key in ("rows_read", "accepted", "anonymous", "quarantined"):
-                setattr(result, key, previous.meta.get(key, 0))
-            result.quarantined_by_rule = dict(previous.meta.get("quarantined_by_rule", {}))
-            result.seconds = time.perf_counter() - started
-            log.info("%s: already ingested as batch %s", path, batch_id)
+        if already_ingested(lake, result, started):
             return result
 
         ingested_at = datetime.now(UTC).replace(tzinfo=None)
@@ -176,6 +168,22 @@ def ingest_file(
         if source is not None:
             source.close()
         con.close()
+
+
+def already_ingested(lake: Lake, result: IngestResult, started: float) -> bool:
+    """Fill ``result`` from the committed batch of the same id, if there is one: ingesting
+    the same content again is a no-op that reports what the first run did."""
+    previous = lake.find_batch(result.batch_id)
+    if previous is None:
+        return False
+    result.skipped = True
+    result.previously_committed_at = previous.committed_at
+    for key in ("rows_read", "accepted", "anonymous", "quarantined"):
+        setattr(result, key, previous.meta.get(key, 0))
+    result.quarantined_by_rule = dict(previous.meta.get("quarantined_by_rule", {}))
+    result.seconds = time.perf_counter() - started
+    log.info("%s: already ingested as batch %s", result.source, result.batch_id)
+    return True
 
 
 def copy_canonical(
