@@ -6,10 +6,11 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: demo test lint format bench clean
 
+# the demo's user opens the dashboard and the API next, so they come with it
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) -e .
+	$(PIP) -e ".[dashboard,api]"
 	touch $@
 
 $(VENV)/.dev: pyproject.toml
