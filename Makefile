@@ -34,10 +34,20 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
-bench: $(VENV)/.dev
+# PyMC-Marketing, the CLV benchmark's slowest baseline, lives in a venv of its own
+.venv-pymc:
+	$(PYTHON) -m venv .venv-pymc
+	.venv-pymc/bin/python -m pip install --quiet pymc-marketing
+
+bench: $(VENV)/.dev .venv-pymc
 	$(PIP) -e ".[bench]"
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/synth.py
+	$(PY) benchmarks/features.py
+	$(PY) benchmarks/clv.py
+	$(PY) benchmarks/models.py
+	$(PY) benchmarks/stream.py
+	$(PY) benchmarks/api.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache build *.egg-info

@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/clv.json")
     parser.add_argument("--failure-sets", type=int, default=40,
                         help="synthetic data sets for the convergence-failure count")
-    parser.add_argument("--pymc-python", type=Path, default=Path("/work/bench-venv/bin/python"))
+    parser.add_argument("--pymc-python", type=Path, default=ROOT / ".venv-pymc/bin/python",
+                        help="Python of a venv with pymc-marketing (make .venv-pymc)")
     parser.add_argument("--pymc-timeout", type=float, default=900.0)
     args = parser.parse_args(argv)
 
