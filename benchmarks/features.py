@@ -179,6 +179,26 @@ def _check_equal(ours, sql_result) -> None:
     pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-9, atol=1e-9)
 
 
+PEAK_RSS = """
+import resource, sys
+import ibis
+sys.path.insert(0, sys.argv[2])
+from features import patron_expr
+patron_expr(ibis.duckdb.connect(), sys.argv[1]).to_pyarrow()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def patron_peak_rss_mb(path: Path) -> float:
+    """Peak RSS (MB) of patron's features computed alone in a fresh process."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path), str(Path(__file__).parent)],
+                         capture_output=True, text=True, check=True)
+    return round(int(out.stdout.split()[-1]) / 1024, 1)
+
+
 def run(size: int, work: Path, repeat: int, pandas_max: int, lifetimes_max: int) -> dict:
     path = work / f"orders_{size}.parquet"
     started = time.perf_counter()
@@ -195,6 +215,7 @@ def run(size: int, work: Path, repeat: int, pandas_max: int, lifetimes_max: int)
     sql = handwritten_sql(path)
     result["sql_s"], theirs = _best(lambda: raw.execute(sql).to_arrow_table(), repeat)
     _check_equal(ours, theirs)
+    result["patron_peak_rss_mb"] = patron_peak_rss_mb(path)
     result["customers"] = ours.num_rows
     result["pandas_s"] = _best(lambda: pandas_features(path), 1)[0] if size <= pandas_max else None
     orders = con.table("bench_orders")
