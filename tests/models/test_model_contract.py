@@ -233,3 +233,25 @@ def test_segmenter_names_are_stable_across_retrains_and_row_order():
     b = Segmenter(k_min=2, k_max=6, random_state=7).fit(shuffled)
     assert a.segment_names_ == b.segment_names_
     assert (a.predict(X) == b.predict(X)).mean() > 0.99
+
+
+def test_large_tables_are_fitted_on_a_stratified_sample_of_max_train_rows():
+    import numpy as np
+    import pandas as pd
+
+    from patron.models import ChurnModel
+
+    rng = np.random.default_rng(0)
+    n = 5_000
+    X = pd.DataFrame({"recency_days": rng.exponential(100, n), "orders": rng.poisson(3, n)})
+    y = np.where(rng.random(n) < 0.2, "Yes", "No")
+    from patron.models._supervised import _stratified_sample
+
+    rows, target, _ = _stratified_sample(X, y, None, 1_000, 0)
+    assert len(rows) == 1_000 and (np.asarray(target) == "Yes").mean() == pytest.approx(
+        (y == "Yes").mean(), abs=0.002
+    )
+    model = ChurnModel(algorithm="logistic", max_train_rows=1_000).fit(X, y)
+    full = ChurnModel(algorithm="logistic", max_train_rows=None).fit(X, y)
+    assert model.predict_proba(X).shape == (n, 2)
+    assert np.abs(model.predict_proba(X)[:, 1] - full.predict_proba(X)[:, 1]).max() < 0.1
