@@ -50,13 +50,6 @@ def connect(
     raise ConfigError(f"engine.backend = {backend!r}: expected 'duckdb' or 'spark'")
 
 
-def duckdb_connection(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
-    """A plain DuckDB connection with the engine settings applied (threads, memory)."""
-    con = duckdb.connect()
-    _apply_duckdb_settings(con, settings)
-    return con
-
-
 def _apply_duckdb_settings(con: duckdb.DuckDBPyConnection, settings: Settings | None) -> None:
     if settings is None:
         return

@@ -30,15 +30,6 @@ from patron.schema import table_spec
 
 log = logging.getLogger(__name__)
 
-QUARANTINE_COLUMNS = (
-    "_source",
-    "_source_row",
-    "_rule",
-    "_reason",
-    "_original",
-    "_batch_id",
-    "_ingested_at",
-)
 
 
 @dataclass
@@ -375,6 +366,10 @@ _QUARANTINE_SCHEMA = pa.schema(
         ("_ingested_at", pa.timestamp("us")),
     ]
 )
+
+
+#: the columns of every quarantine file
+QUARANTINE_COLUMNS: tuple[str, ...] = tuple(_QUARANTINE_SCHEMA.names)
 
 
 def _physical_rows(table: pa.Table, reject_lines: list[int], header_lines: int) -> pa.Table:

@@ -130,12 +130,11 @@ def _describe(
     except duckdb.Error as exc:
         raise SourceError(f"{path}: cannot be read as {fmt}: {_first_line(exc)}") from None
     types = {row[0]: row[1] for row in described}
+    # ordinality numbers the rows; it is not a source column
     relation = (
-        f"(SELECT *, CAST(ordinality AS BIGINT) + {header_lines} AS _row, "
+        f"(SELECT * EXCLUDE (ordinality), CAST(ordinality AS BIGINT) + {header_lines} AS _row, "
         f"CAST(NULL AS VARCHAR) AS _reader_error FROM {scan} WITH ORDINALITY)"
     )
-    # ordinality is not a source column
-    relation = relation.replace("SELECT *,", "SELECT * EXCLUDE (ordinality),", 1)
     return SourceRelation(path, fmt, relation, list(types), types, header_lines, rejects)
 
 

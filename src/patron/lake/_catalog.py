@@ -197,28 +197,16 @@ class Catalog:
 
     def _commit_locked(self, tx: Transaction) -> None:
         state = self.state()
-        seq = state.seq + 1
         for key, files in tx.removed.items():
             gone = set(files)
             state.tables[key] = [f for f in state.tables.get(key, []) if f not in gone]
             state.archived[key] = [f for f in state.archived.get(key, []) if f not in gone]
         for key, files in tx.added.items():
             state.tables.setdefault(key, []).extend(files)
-        state.seq = seq
+        state.seq += 1
         state.tables = {k: v for k, v in state.tables.items() if v}
         state.archived = {k: v for k, v in state.archived.items() if v}
-        entry = {
-            "seq": seq,
-            "batch_id": tx.batch_id,
-            "committed_at": _now(),
-            "operation": tx.operation,
-            "added": tx.added,
-            "removed": tx.removed,
-            "meta": tx.meta,
-        }
-        (self.root / LOG_DIR).mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.root / LOG_DIR / f"{seq:09d}-{tx.batch_id}.json", entry)
-        write_json_atomic(self.root / CATALOG_FILE, state.to_json())  # the commit point
+        self._write_commit(state, tx.batch_id, tx.operation, tx.added, tx.removed, tx.meta)
         for files in tx.removed.values():
             for rel in files:
                 if not _is_url(rel):
@@ -227,13 +215,25 @@ class Catalog:
     def commit_state(self, state: CatalogState, batch_id: str, operation: str, meta: dict) -> None:
         """Commit a state edited outside a transaction (archive); caller holds the lock."""
         state.seq += 1
+        self._write_commit(state, batch_id, operation, {}, {}, meta)
+
+    def _write_commit(
+        self,
+        state: CatalogState,
+        batch_id: str,
+        operation: str,
+        added: dict[str, list[str]],
+        removed: dict[str, list[str]],
+        meta: dict[str, Any],
+    ) -> None:
+        """Append the log entry of ``state.seq``, then replace the catalog: the commit point."""
         entry = {
             "seq": state.seq,
             "batch_id": batch_id,
             "committed_at": _now(),
             "operation": operation,
-            "added": {},
-            "removed": {},
+            "added": added,
+            "removed": removed,
             "meta": meta,
         }
         (self.root / LOG_DIR).mkdir(parents=True, exist_ok=True)
