@@ -46,6 +46,7 @@ import pyarrow as pa
 
 from patron.errors import SourceError, require
 from patron.ingest._live import first_line
+from patron.ingest._run import QUARANTINE_COLUMNS
 from patron.ingest.mapping import ColumnMap, Mapping
 from patron.ingest.validate import canonical_sql, quote_ident, quote_literal
 from patron.lake import Lake, batch_id_for
@@ -550,10 +551,8 @@ def _json_mapping(kind: str, kind_field: str) -> Mapping:
     return Mapping(name="kafka-json", kind=kind, columns=columns)
 
 
-_QUARANTINE_COLUMNS = (
-    "_source, _source_row, _rule, _reason, _original, _batch_id, _ingested_at, "
-    "_topic, _partition, _offset"
-)
+#: quarantine columns of files, plus where in Kafka the message was
+_QUARANTINE_COLUMNS = ", ".join((*QUARANTINE_COLUMNS, "_topic", "_partition", "_offset"))
 
 
 class _MicroBatcher:
